@@ -1,0 +1,11 @@
+"""The ``streamline`` command line interface."""
+
+from __future__ import annotations
+
+from ._app import app
+from ._run import main
+
+# Importing a command module registers its commands on ``app``.
+from . import _follow  # noqa: E402,F401
+
+__all__ = ["app", "main"]
