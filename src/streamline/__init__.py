@@ -1,0 +1,50 @@
+"""streamline: move data through Apache Kafka with asyncio — fast, bounded, hard to lose data with.
+
+>>> from streamline import Producer, consume
+>>> async with Producer("localhost:9092") as producer:  # doctest: +SKIP
+...     await producer.send("access-log", "GET / 200")
+>>> async for msg in consume("access-log", start="beginning"):  # doctest: +SKIP
+...     print(msg.partition, msg.offset, msg.text)
+"""
+
+from ._admin import Admin, PartitionInfo, TopicInfo
+from ._broker import EmbeddedBroker, EmbeddedBrokerError
+from ._config import ConnectionConfig, Secret
+from ._consumer import MessageStream, consume
+from ._errors import (
+    BrokerUnavailableError,
+    CheckpointError,
+    ConfigurationError,
+    DeliveryError,
+    StreamlineError,
+    TopicError,
+)
+from ._models import Message, Record, RecordMetadata
+from ._partitioner import murmur2, partition_for_key
+from ._producer import Producer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Admin",
+    "BrokerUnavailableError",
+    "CheckpointError",
+    "ConfigurationError",
+    "ConnectionConfig",
+    "DeliveryError",
+    "EmbeddedBroker",
+    "EmbeddedBrokerError",
+    "Message",
+    "MessageStream",
+    "PartitionInfo",
+    "Producer",
+    "Record",
+    "RecordMetadata",
+    "Secret",
+    "StreamlineError",
+    "TopicError",
+    "TopicInfo",
+    "consume",
+    "murmur2",
+    "partition_for_key",
+]

@@ -1,0 +1,151 @@
+"""Checks applied to user input before any network call; each failure is one clear line."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Iterable, Literal, Sequence, Union
+
+from ._errors import ConfigurationError
+
+TOPIC_RULE = "topic names are 1-249 characters of a-z, A-Z, 0-9, '.', '_', '-' and not '.' or '..'"
+_TOPIC_RE = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+
+Acks = Literal[0, 1, "all"]
+ACKS: tuple[Acks, ...] = (0, 1, "all")
+PARTITIONERS = ("hash", "random", "round_robin")
+COMPRESSIONS = ("gzip", "snappy", "lz4", "zstd")
+START_END = ("end", "latest", "newest")
+START_BEGINNING = ("beginning", "earliest", "oldest")
+
+#: Where a consumer starts: ``"end"``, ``"beginning"``, an offset for every partition, or a time.
+Start = Union[str, int, datetime]
+
+Bytesish = Union[bytes, bytearray, memoryview, str]
+
+
+def check_topic(topic: object) -> str:
+    """Return ``topic`` if it is a legal Kafka topic name, else raise :class:`ConfigurationError`."""
+    if not isinstance(topic, str):
+        raise ConfigurationError(f"topic must be a string (got {type(topic).__name__}); {TOPIC_RULE}")
+    if topic in (".", "..") or not _TOPIC_RE.fullmatch(topic):
+        raise ConfigurationError(f"invalid topic name {topic!r}: {TOPIC_RULE}")
+    return topic
+
+
+def check_topics(topics: str | Iterable[str]) -> list[str]:
+    """Accept one topic or several; validate each; reject an empty list."""
+    names = [topics] if isinstance(topics, str) else list(topics)
+    if not names:
+        raise ConfigurationError("at least one topic is required")
+    return [check_topic(t) for t in names]
+
+
+def check_acks(acks: object) -> Acks:
+    """Normalise ``acks``: ``0``, ``1`` or ``"all"`` (also ``"0"``, ``"1"``, ``-1``)."""
+    normal = {0: 0, 1: 1, -1: "all", "0": 0, "1": 1, "-1": "all", "all": "all"}
+    key = acks.lower() if isinstance(acks, str) else acks
+    if isinstance(key, bool) or key not in normal:  # True == 1 in Python; refuse it
+        raise ConfigurationError(f"acks must be one of 0, 1, 'all' (got {acks!r})")
+    return normal[key]  # type: ignore[return-value]
+
+
+def check_choice(name: str, value: object, allowed: Sequence[str]) -> str:
+    """Reject a value not in ``allowed``, listing what is allowed."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ConfigurationError(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
+    return value
+
+
+def check_compression(compression: str | None) -> str | None:
+    """``None`` or one of Kafka's codecs."""
+    if compression is None or compression == "none":
+        return None
+    return check_choice("compression", compression, COMPRESSIONS)
+
+
+def check_partition(partition: object) -> int | None:
+    """An explicit partition must be a non-negative int."""
+    if partition is None:
+        return None
+    if isinstance(partition, bool) or not isinstance(partition, int) or partition < 0:
+        raise ConfigurationError(f"partition must be a non-negative integer (got {partition!r})")
+    return partition
+
+
+def parse_start(start: Start) -> str | int | datetime:
+    """Normalise a consumer start position.
+
+    Returns ``"end"``, ``"beginning"``, a non-negative ``int`` offset, or an aware ``datetime``.
+    Strings holding digits are offsets; ISO-8601 strings are times (naive times are UTC).
+
+    >>> parse_start("latest"), parse_start("oldest"), parse_start("42")
+    ('end', 'beginning', 42)
+    """
+    allowed = "end (latest, newest), beginning (earliest, oldest), an offset >= 0, or an ISO-8601 time"
+    if isinstance(start, datetime):
+        return start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+    if isinstance(start, bool):
+        raise ConfigurationError(f"start must be one of {allowed} (got {start!r})")
+    if isinstance(start, int):
+        if start < 0:
+            raise ConfigurationError(f"start offset must be >= 0 (got {start})")
+        return start
+    if isinstance(start, str):
+        text = start.strip().lower()
+        if text in START_END:
+            return "end"
+        if text in START_BEGINNING:
+            return "beginning"
+        if text.isdigit():
+            return int(text)
+        if text.startswith("-") and text[1:].isdigit():
+            raise ConfigurationError(f"start offset must be >= 0 (got {start})")
+        try:
+            when = datetime.fromisoformat(start.strip().replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    raise ConfigurationError(f"start must be one of {allowed} (got {start!r})")
+
+
+def to_bytes(value: Bytesish | None, what: str) -> bytes | None:
+    """``str`` becomes UTF-8; bytes-like stays; anything else is a clear error."""
+    if value is None or type(value) is bytes:
+        return value  # type: ignore[return-value]
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise ConfigurationError(f"{what} must be bytes or str (got {type(value).__name__})")
+
+
+def check_headers(
+    headers: Iterable[tuple[str, Bytesish]] | dict[str, Bytesish] | None,
+) -> list[tuple[str, bytes]] | None:
+    """Headers as ``[(name, bytes)]`` from a dict or pairs; names are non-empty strings."""
+    if not headers:
+        return None
+    items = headers.items() if isinstance(headers, dict) else headers
+    result: list[tuple[str, bytes]] = []
+    try:
+        for name, value in items:
+            if not isinstance(name, str) or not name:
+                raise ConfigurationError(f"header names must be non-empty strings (got {name!r})")
+            result.append((name, to_bytes(value, f"header {name!r}") or b""))
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigurationError):
+            raise
+        raise ConfigurationError(
+            "headers must be a dict or a list of (name, value) pairs"
+        ) from None
+    return result
+
+
+def parse_header_arg(text: str) -> tuple[str, bytes]:
+    """Parse a CLI ``--header key=value``."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise ConfigurationError(f"header {text!r} must look like key=value")
+    return name, value.encode("utf-8")
