@@ -21,10 +21,8 @@ T = TypeVar("T")
 
 def unavailable(config: ConnectionConfig, detail: str = "") -> BrokerUnavailableError:
     """The one-line error for a cluster that does not answer."""
-    why = f": {detail}" if detail else ""
-    return BrokerUnavailableError(
-        f"cannot reach Kafka at {config.bootstrap_servers} within {config.connect_timeout:g}s{why}"
-    )
+    why = detail or f"no answer within {config.connect_timeout:g}s"
+    return BrokerUnavailableError(f"cannot reach Kafka at {config.bootstrap_servers}: {why}")
 
 
 async def start_bounded(client: Any, config: ConnectionConfig) -> None:
@@ -36,7 +34,7 @@ async def start_bounded(client: Any, config: ConnectionConfig) -> None:
         raise unavailable(config) from None
     except KafkaConnectionError as exc:
         await _close_quietly(client)
-        raise unavailable(config, _first_line(exc)) from None
+        raise unavailable(config, "connection failed (is a broker running there?)") from None
     except KafkaError as exc:
         await _close_quietly(client)
         raise BrokerUnavailableError(
@@ -54,7 +52,7 @@ async def bounded(aw: Awaitable[T], config: ConnectionConfig, what: str) -> T:
     try:
         return await asyncio.wait_for(aw, config.connect_timeout)
     except asyncio.TimeoutError:
-        raise unavailable(config, f"no answer to {what}") from None
+        raise unavailable(config, f"no answer to {what} within {config.connect_timeout:g}s") from None
 
 
 async def _close_quietly(client: Any) -> None:

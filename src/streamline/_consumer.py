@@ -168,6 +168,11 @@ class MessageStream:
         finally:
             await consumer.stop()
 
+    @property
+    def buffered(self) -> int:
+        """Messages fetched from Kafka and not yet handed out (e.g. flush output when 0)."""
+        return len(self._buffer) - self._index
+
     # -- iteration -------------------------------------------------------------------------
 
     def __aiter__(self) -> AsyncIterator[Message]:
@@ -199,7 +204,8 @@ class MessageStream:
     async def batches(self) -> AsyncIterator[list[Message]]:
         """Yield lists of messages from one partition each, in offset order (the fast path).
 
-        In a group, a batch counts as processed when the next batch is requested.
+        In a group, a batch counts as processed when the next batch is requested; the batch in
+        hand when the loop is left is not committed (it is delivered again).
 
         >>> async with consume("logs") as stream:  # doctest: +SKIP
         ...     async for batch in stream.batches():
@@ -221,12 +227,10 @@ class MessageStream:
             else:
                 chunks = await self._fetch()
             for chunk in chunks:
-                if self.group is not None:
-                    self._pending = chunk[-1]
                 yield chunk
-                if self._pending is not None:
-                    self._mark(self._pending)
-                    self._pending = None
+                # Resumed: the caller asked for more, so it finished this batch.
+                if self.group is not None:
+                    self._mark(chunk[-1])
 
     async def _fill(self) -> None:
         while True:

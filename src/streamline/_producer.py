@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from types import TracebackType
-from typing import Any, Awaitable, Iterable, Sequence, Union
+from typing import Any, Iterable, Sequence, Union
 
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
@@ -198,7 +198,7 @@ class Producer:
         """
         return await (await self.submit_many(topic, items))
 
-    async def submit_many(self, topic: str, items: Iterable[Item]) -> Awaitable[int]:
+    async def submit_many(self, topic: str, items: Iterable[Item]) -> "Delivery":
         """Queue records for sending; return an awaitable that resolves when all are acknowledged.
 
         Returns once the batches are handed to the producer's buffer, which waits when that buffer
@@ -220,7 +220,7 @@ class Producer:
                 await self._enqueue(producer, topic, partition, records, futures)
         except KafkaError as exc:
             raise self._delivery_error(topic, exc) from None
-        return self._await_all(topic, futures, total)
+        return Delivery(self, topic, futures, total)
 
     def _bucket(self, topic: str, items: Iterable[Item], count: int) -> dict[int, list[_Prepared]]:
         buckets: dict[int, list[_Prepared]] = {}
@@ -292,13 +292,6 @@ class Producer:
         if batch.record_count():
             futures.append(await producer.send_batch(batch, topic, partition=partition))
 
-    async def _await_all(self, topic: str, futures: list[Any], total: int) -> int:
-        try:
-            await asyncio.gather(*futures)
-        except KafkaError as exc:
-            raise self._delivery_error(topic, exc) from None
-        return total
-
     def _delivery_error(self, topic: str, exc: KafkaError) -> DeliveryError:
         if isinstance(exc, KafkaTimeoutError):
             return DeliveryError(
@@ -307,6 +300,36 @@ class Producer:
             )
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return DeliveryError(f"Kafka refused records for topic {topic!r}: {text}")
+
+
+class Delivery:
+    """The acknowledgement of records queued by :meth:`Producer.submit_many`; await it for the count.
+
+    >>> delivery = await producer.submit_many("logs", [b"a", b"b"])  # doctest: +SKIP
+    >>> await delivery  # doctest: +SKIP
+    2
+    """
+
+    def __init__(self, producer: "Producer", topic: str, futures: list[Any], count: int) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._futures = futures
+        #: How many records this delivery covers.
+        self.count = count
+
+    def done(self) -> bool:
+        """True once the broker answered for every batch (successfully or not)."""
+        return all(f.done() for f in self._futures)
+
+    def __await__(self) -> Any:
+        return self._wait().__await__()
+
+    async def _wait(self) -> int:
+        try:
+            await asyncio.gather(*self._futures)
+        except KafkaError as exc:
+            raise self._producer._delivery_error(self._topic, exc) from None
+        return self.count
 
 
 def _no_partition(topic: str, partition: int, count: int) -> str:

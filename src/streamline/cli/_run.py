@@ -1,16 +1,107 @@
-"""Entry point: runs the typer app and turns expected failures into one line + exit code."""
+"""Entry point: runs the CLI and turns expected failures into one line and an exit code.
+
+Exit codes: 0 success (also after Ctrl-C / SIGTERM), 1 a runtime failure (broker unreachable,
+topic missing, ...), 2 bad usage or an invalid option value. ``STREAMLINE_DEBUG=1`` shows
+tracebacks.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import signal
 import sys
+from typing import Any, Awaitable, Callable, NoReturn, TypeVar
+
+T = TypeVar("T")
 
 
-def main() -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``streamline: error: message`` to stderr and exit."""
+    sys.stderr.write(f"streamline: error: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(code)
+
+
+def run_async(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a command's coroutine; SIGTERM behaves like Ctrl-C (cancel, clean up, exit 0)."""
+
+    async def runner() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        try:
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
+            pass
+        return await make()
+
+    try:
+        return asyncio.run(runner())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        raise SystemExit(0) from None
+
+
+def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point for ``streamline``."""
-    from ._app import app
+    import typer
 
-    app()
+    try:  # typer >= 0.22 vendors click
+        from typer._click import exceptions as click_exc
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click import exceptions as click_exc  # type: ignore[no-redef]
+
+    from .._errors import ConfigurationError, StreamlineError
+    from . import app
+
+    command = typer.main.get_command(app)
+    debug = os.environ.get("STREAMLINE_DEBUG") == "1"
+    if not debug:
+        # aiokafka logs connection failures at ERROR; our one-line error says it better.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        result = command.main(args=argv, prog_name="streamline", standalone_mode=False)
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        raise SystemExit(0) from None
+    except click_exc.NoArgsIsHelpError as exc:
+        exc.show()
+        raise SystemExit(2) from None
+    except click_exc.UsageError as exc:
+        fail(" ".join(exc.format_message().split()), 2)
+    except ConfigurationError as exc:
+        fail(str(exc), 2)
+    except StreamlineError as exc:
+        if debug:
+            raise
+        fail(str(exc), 1)
+    except BrokenPipeError:
+        # `streamline consume t | head`: the reader left; that is not an error.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
+        except OSError:
+            pass
+        raise SystemExit(0) from None
+    except KeyboardInterrupt:
+        raise SystemExit(0) from None
+    except FileNotFoundError as exc:
+        if debug:
+            raise
+        fail(f"{exc.strerror or 'not found'}: {exc.filename}" if exc.filename else str(exc), 1)
+    except OSError as exc:
+        if debug:
+            raise
+        fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), 1)
+    except Exception as exc:  # noqa: BLE001 - the promise is one line, never a traceback
+        if debug:
+            raise
+        fail(f"unexpected {type(exc).__name__}: {exc} (set STREAMLINE_DEBUG=1 for a traceback)", 1)
+    if isinstance(result, int) and result:
+        raise SystemExit(result)
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()
