@@ -1,0 +1,57 @@
+"""``streamline follow``: print lines of files as they are written, like ``tail -F``."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+from ._app import app
+from ._run import run_async
+
+
+def parse_start(value: str) -> str | int:
+    """``--from``: ``end``, ``beginning`` or a byte offset."""
+    if value in ("end", "beginning"):
+        return value
+    if value.isdigit():
+        return int(value)
+    raise typer.BadParameter(f"expected end, beginning or a byte offset (got {value!r})")
+
+
+@app.command("follow")
+def follow_command(
+    paths: List[str] = typer.Argument(..., help="Files or quoted globs to follow."),
+    start: str = typer.Option("end", "--from", help="end, beginning, or a byte OFFSET."),
+    must_exist: bool = typer.Option(False, "--must-exist", help="Fail if a file is missing."),
+    checkpoints: Optional[str] = typer.Option(
+        None, "--checkpoints", metavar="DIR", help="Save positions here after printing; resume."
+    ),
+    once: bool = typer.Option(False, "--once", help="Exit 0 once every file is read to its end."),
+) -> None:
+    """Print the lines of PATH... as they are appended; survives rotation and truncation.
+
+    Lines are printed byte for byte, without their line ending, followed by a newline. With
+    --checkpoints a line counts as done once printed; a restart resumes after it.
+    """
+    from .._follow import follow
+
+    follower = follow(
+        paths,
+        start=parse_start(start),
+        must_exist=must_exist,
+        checkpoints=checkpoints,
+        stop_at_eof=once,
+    )
+
+    async def main() -> None:
+        out = sys.stdout.buffer
+        async with follower:
+            async for batch in follower.batches():
+                out.write(b"\n".join(batch.data))
+                out.write(b"\n")
+                out.flush()
+                batch.ack()
+
+    run_async(main)
