@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from types import TracebackType
 from typing import Union
 
@@ -115,7 +115,9 @@ class Follower:
 
     # -- iteration -------------------------------------------------------------------------
     def __aiter__(self) -> AsyncIterator[Line]:
-        return self._lines()
+        if self._state == "new":  # plain ``async for``: the iterator opens and closes
+            return self._owned_lines()
+        return _Lines(self)
 
     def batches(self) -> AsyncIterator[LineBatch]:
         """Iterate :class:`LineBatch` objects: consecutive lines of one file per batch.
@@ -124,48 +126,75 @@ class Follower:
                 async for batch in follower.batches():
                     await ship(batch.data); batch.ack()
         """
-        return self._batches()
+        if self._state == "new":
+            return self._owned_batches()
+        return _Batches(self)
 
-    async def _lines(self) -> AsyncIterator[Line]:
-        owner = self._state == "new"  # plain ``async for``: this iterator opens and closes
-        if owner:
-            await self.open()
-        try:
-            while (batch := await self._next_batch()) is not None:
-                for line in batch:
-                    yield line
-        finally:
-            if owner:
-                await self.aclose()
+    # Inside ``async with``, iterators are plain objects whose ``__anext__`` may be cancelled
+    # (``move_on_after`` around it) and called again. Without ``async with``, an async
+    # generator owns the follower, so Python's async-generator finalizer closes it on ``break``.
+    async def _owned_lines(self) -> AsyncIterator[Line]:
+        async with self:
+            async for line in _Lines(self):
+                yield line
 
-    async def _batches(self) -> AsyncIterator[LineBatch]:
-        owner = self._state == "new"
-        if owner:
-            await self.open()
-        try:
-            while (batch := await self._next_batch()) is not None:
+    async def _owned_batches(self) -> AsyncIterator[LineBatch]:
+        async with self:
+            async for batch in _Batches(self):
                 yield batch
-        finally:
-            if owner:
-                await self.aclose()
 
     async def _next_batch(self) -> LineBatch | None:
         if self._state != "open":
             raise RuntimeError("this follower is closed; create a new one")
-        if self._pieces:
-            batch = self._pieces.popleft()
-        else:
-            next_batch = await self._reader.next_batch()
-            if next_batch is None:
+        if not self._pieces:
+            batch = await self._reader.next_batch()
+            if batch is None:
                 return None
-            batch = next_batch
-            if self._throttle is not None:
-                limit = self._throttle.limit
-                self._pieces.extend(batch.split(limit.piece, limit.unit))
-                batch = self._pieces.popleft()
+            if self._throttle is None:
+                return batch
+            limit = self._throttle.limit
+            self._pieces.extend(batch.split(limit.piece, limit.unit))
         if self._throttle is not None:
+            piece = self._pieces[0]  # taken only after the wait, so a cancelled wait loses nothing
             unit = self._throttle.limit.unit
-            await self._throttle.acquire(len(batch) if unit == "lines" else batch.bytes)
+            await self._throttle.acquire(len(piece) if unit == "lines" else piece.bytes)
+        return self._pieces.popleft()
+
+
+class _Lines:
+    """Cancel-safe iterator of the lines of an open follower."""
+
+    def __init__(self, follower: Follower) -> None:
+        self._follower = follower
+        self._current: Iterator[Line] = iter(())
+
+    def __aiter__(self) -> _Lines:
+        return self
+
+    async def __anext__(self) -> Line:
+        line = next(self._current, None)
+        while line is None:
+            batch = await self._follower._next_batch()
+            if batch is None:
+                raise StopAsyncIteration
+            self._current = iter(batch)
+            line = next(self._current, None)
+        return line
+
+
+class _Batches:
+    """Cancel-safe iterator of the batches of an open follower."""
+
+    def __init__(self, follower: Follower) -> None:
+        self._follower = follower
+
+    def __aiter__(self) -> _Batches:
+        return self
+
+    async def __anext__(self) -> LineBatch:
+        batch = await self._follower._next_batch()
+        if batch is None:
+            raise StopAsyncIteration
         return batch
 
 

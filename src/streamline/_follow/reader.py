@@ -66,6 +66,16 @@ class TrackedFile:
         return self.size != self.position
 
 
+@dataclass
+class _Finished:
+    """A file read to its end and closed; remembered so a glob does not read it again."""
+
+    identity: FileIdentity
+    position: int
+    checkpoint: FileCheckpoint
+    signature: tuple[int, int, int] | None = None  # (size, mtime, ctime) when last verified
+
+
 class Reader:
     """Finds, opens, reads and closes the files of one follower; see :meth:`next_batch`."""
 
@@ -85,7 +95,7 @@ class Reader:
         self._persist = checkpoints is not None
         self.chains: dict[str, deque[TrackedFile]] = {}
         self._by_key: dict[str, TrackedFile] = {}
-        self._finished: dict[str, tuple[FileIdentity, int, FileCheckpoint]] = {}
+        self._finished: dict[str, _Finished] = {}  # closed files, by key, until gone
         self._ready: deque[LineBatch] = deque()
         self._cursor = 0
         self._opened_any = False
@@ -224,7 +234,7 @@ class Reader:
         self._emit(file, self._frame(file, None))
         os.close(file.fd)
         self._by_key.pop(file.identity.key, None)
-        self._finished[file.identity.key] = (file.identity, file.position, file.checkpoint)
+        self._finished[file.identity.key] = _Finished(file.identity, file.position, file.checkpoint)
         self.stats.files -= 1
 
     def _end(self) -> None:
@@ -277,25 +287,28 @@ class Reader:
             if key in self._by_key:
                 continue
             done = self._finished.get(key)
-            if done is not None and stat.st_size <= done[1]:
-                continue  # read to its end already (e.g. a rotated file a glob matches)
+            signature = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+            if done is not None and done.signature == signature:
+                continue  # verified before as read to its end (e.g. a rotated file a glob matches)
             chain = self.chains.get(path)
             if chain and not chain[-1].rotated:
                 continue  # the file there is followed; a replacement waits for the next scan
             if not initial and path in self._seen_at and path in self.paths:
                 # Files that came and went at this path since we last looked at it.
                 known = {(f.identity.device, f.identity.inode) for f in self._tracked()}
-                known |= {(i.device, i.inode) for i, _, _ in self._finished.values()}
+                known |= {(d.identity.device, d.identity.inode) for d in self._finished.values()}
                 known.add((stat.st_dev, stat.st_ino))
                 since = self._seen_at[path] - 1.0  # slack: file times are coarse
                 for between in await anyio.to_thread.run_sync(find_rotated, path, since, known):
                     await self._open(path, between, start=0)
             if await self._open(path, path, start=None if initial else 0):
                 self._seen_at[path] = now
+            elif key in self._finished:
+                self._finished[key].signature = signature
         # Forget finished files that are gone and fully acknowledged.
         seen = {f"{stat.st_dev}:{stat.st_ino}" for stat in found.values() if stat is not None}
-        for key, (_, position, checkpoint) in list(self._finished.items()):
-            if key not in seen and checkpoint.position >= position:
+        for key, done in list(self._finished.items()):
+            if key not in seen and done.checkpoint.position >= done.position:
                 del self._finished[key]
                 self.checkpoints.forget(key)
 
@@ -306,7 +319,8 @@ class Reader:
         """
         store = self.checkpoints
         try:
-            opened = await anyio.to_thread.run_sync(open_file, real_path, store.saved_position)
+            with anyio.CancelScope(shield=True):  # a cancelled open must not leak the descriptor
+                opened = await anyio.to_thread.run_sync(open_file, real_path, store.saved_position)
         except (FileNotFoundError, IsADirectoryError, PermissionError):
             return None  # gone again, or not a file: the next scan decides
         key = opened.identity.key
@@ -314,12 +328,12 @@ class Reader:
             os.close(opened.fd)
             return None
         previous = self._finished.pop(key, None)
-        if previous is not None and previous[0].matches(opened.fd):
-            if previous[1] >= opened.size:
+        if previous is not None and previous.identity.matches(opened.fd):
+            if previous.position >= opened.size:
                 os.close(opened.fd)
                 self._finished[key] = previous  # read to its end already
                 return None
-            position = previous[1]  # written to after we finished it
+            position = previous.position  # written to after we finished it
         elif opened.saved is not None:
             position = opened.saved if opened.saved <= opened.size else 0
         elif start is None and any(r["path"] == path for r in store.records.values()):
