@@ -196,6 +196,12 @@ class Reader:
         if turn.data:
             file.position += len(turn.data)
             self._emit(file, self._frame(file, turn.data))
+        self._count_behind()
+
+    def _count_behind(self) -> None:
+        self.stats.bytes_behind = sum(
+            max(0, file.size - file.framer.position) for file in self._tracked()
+        )
 
     def _frame(self, file: TrackedFile, data: bytes | None) -> Framed:
         framer = file.framer
@@ -257,9 +263,7 @@ class Reader:
         for file, size in zip(open_files, sizes):
             file.size = size
         await self._reconcile(found, initial=False)
-        self.stats.bytes_behind = sum(
-            max(0, file.size - file.framer.position) for file in self._tracked()
-        )
+        self._count_behind()
         self._waiter.watch(existing)
 
     async def _reconcile(self, found: dict[str, os.stat_result | None], initial: bool) -> None:
@@ -300,7 +304,9 @@ class Reader:
                 known.add((stat.st_dev, stat.st_ino))
                 since = self._seen_at[path] - 1.0  # slack: file times are coarse
                 for between in await anyio.to_thread.run_sync(find_rotated, path, since, known):
-                    await self._open(path, between, start=0)
+                    if (file := await self._open(path, between, start=0)) is not None:
+                        file.rotated = True  # no longer at the path: read it to its end
+                        self.stats.rotations += 1
             if await self._open(path, path, start=None if initial else 0):
                 self._seen_at[path] = now
             elif key in self._finished:
