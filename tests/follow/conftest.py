@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,5 +20,20 @@ def log(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def open_fds() -> Callable[[], int]:
-    """Count this process's open file descriptors."""
-    return lambda: len(os.listdir("/proc/self/fd"))
+    """Count this process's open file descriptors.
+
+    watchfiles releases its inotify descriptors from its own thread shortly after ``close()``,
+    so the count waits (up to 1 s) for them to settle.
+    """
+
+    def count() -> int:
+        last = -1
+        for _ in range(50):
+            now = len(os.listdir("/proc/self/fd"))
+            if now == last:
+                return now
+            last = now
+            time.sleep(0.02)
+        return last
+
+    return count

@@ -1,0 +1,100 @@
+"""Points 8-9: globs (new files, per-file order, fairness) and change notification vs polling."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+
+from follow_helpers import POLL, append, nothing_more, numbered, take
+from streamline._follow import follow, watch
+from streamline._follow.files import CHUNK_BYTES
+
+
+async def test_new_files_matching_a_glob_are_picked_up(tmp_path) -> None:
+    (tmp_path / "a.log").write_text("a0\n")
+    (tmp_path / "ignored.txt").write_text("x\n")
+    async with follow(str(tmp_path / "*.log"), start="beginning", poll_interval=POLL) as f:
+        lines = aiter(f)
+        assert [line.text for line in await take(lines, 1)] == ["a0"]
+        (tmp_path / "b.log").write_text("b0\nb1\n")
+        append(tmp_path / "a.log", "a1\n")
+        got = await take(lines, 3)
+        await nothing_more(lines, 0.2)
+        assert f.stats.files == 2
+    by_file: dict[str, list[str]] = {}
+    for line in got:
+        by_file.setdefault(line.path.rsplit("/", 1)[1], []).append(line.text)
+    assert by_file == {"a.log": ["a1"], "b.log": ["b0", "b1"]}
+
+
+async def test_each_file_in_order_and_a_busy_file_does_not_starve_the_others(tmp_path) -> None:
+    busy, quiet = tmp_path / "busy.log", tmp_path / "quiet.log"
+    busy.write_text(numbered("busy", 0, 400_000))  # several chunks
+    quiet.write_text("quiet0\nquiet1\n")
+    async with follow(str(tmp_path / "*.log"), start="beginning", stop_at_eof=True) as f:
+        order = [line async for line in f]
+    busy_lines = [line.text for line in order if line.path.endswith("busy.log")]
+    assert busy_lines == [f"busy{i}" for i in range(400_000)]
+    first_quiet = next(i for i, line in enumerate(order) if line.path.endswith("quiet.log"))
+    # Round-robin with at most one chunk per turn: the quiet file comes within the first chunk.
+    assert first_quiet <= CHUNK_BYTES // len("busy0\n") + 1
+
+
+async def test_rotated_file_matched_by_the_glob_is_not_read_twice(tmp_path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    async with follow(str(tmp_path / "app.log*"), poll_interval=POLL) as f:
+        lines = aiter(f)
+        append(log, "one\n")
+        await take(lines, 1)
+        log.rename(tmp_path / "app.log.1")
+        append(log, "two\n")
+        assert [line.text for line in await take(lines, 1)] == ["two"]
+        await nothing_more(lines, 0.4)
+
+
+async def test_notification_reacts_long_before_the_poll_interval(log) -> None:
+    async with follow(log, poll_interval=5.0) as f:
+        lines = aiter(f)
+        await nothing_more(lines, 0.2)
+        assert f._reader._waiter.notifying
+        append(log, "now\n")
+        started = time.monotonic()
+        await take(lines, 1, timeout=2.0)
+        assert time.monotonic() - started < 0.5
+
+
+async def test_polling_when_notification_is_off(log) -> None:
+    async with follow(log, notify=False, poll_interval=POLL) as f:
+        lines = aiter(f)
+        append(log, "polled\n")
+        assert [line.text for line in await take(lines, 1)] == ["polled"]
+        assert not f._reader._waiter.notifying
+
+
+async def test_falls_back_to_polling_when_notification_is_unavailable(log, monkeypatch) -> None:
+    def unavailable(*args: object) -> None:
+        raise OSError(28, "inotify watch limit reached")
+
+    monkeypatch.setattr(watch, "RustNotify", unavailable)
+    async with follow(log, poll_interval=POLL) as f:
+        lines = aiter(f)
+        append(log, "still works\n")
+        assert [line.text for line in await take(lines, 1)] == ["still works"]
+        assert not f._reader._waiter.notifying
+
+
+async def test_latency_at_a_steady_rate(log) -> None:
+    """Append -> line handed out, with notification, at ~200 lines/s."""
+    delays = []
+    async with follow(log) as f:
+        lines = aiter(f)
+        await nothing_more(lines, 0.1)
+        for i in range(60):
+            append(log, f"{time.monotonic()!r}\n")
+            (line,) = await take(lines, 1)
+            delays.append(time.monotonic() - float(line.text))
+            await anyio.sleep(0.005)
+    delays.sort()
+    assert delays[int(len(delays) * 0.99) - 1] < 0.025, delays[-5:]
