@@ -35,6 +35,7 @@ def consume(
     commit_interval: float = 1.0,
     max_batch: int = 10_000,
     partition_refresh_interval: float = 5.0,
+    session_timeout: float = 10.0,
     connection: ConnectionConfig | None = None,
 ) -> "MessageStream":
     """Stream messages from every partition of ``topics``.
@@ -53,6 +54,8 @@ def consume(
       Partitions that appear while running are read from their beginning.
     - ``group``: join this consumer group; commits happen every ``commit_interval`` seconds,
       when partitions are revoked, and on close — never past an unfinished message.
+    - ``session_timeout``: seconds without a heartbeat before the group evicts this member
+      (brokers usually accept 6–1800).
     """
     names = check_topics(topics)
     position = parse_start(start)
@@ -60,6 +63,8 @@ def consume(
         raise ConfigurationError("group must be a non-empty string")
     if not commit_interval > 0:
         raise ConfigurationError(f"commit_interval must be > 0 seconds (got {commit_interval!r})")
+    if not 1 <= session_timeout <= 3600:
+        raise ConfigurationError(f"session_timeout must be 1-3600 seconds (got {session_timeout!r})")
     if not isinstance(max_batch, int) or max_batch < 1:
         raise ConfigurationError(f"max_batch must be an integer >= 1 (got {max_batch!r})")
     if connection is None:
@@ -75,6 +80,7 @@ def consume(
         commit_interval=commit_interval,
         max_batch=max_batch,
         partition_refresh_interval=partition_refresh_interval,
+        session_timeout=session_timeout,
     )
 
 
@@ -91,6 +97,7 @@ class MessageStream:
         commit_interval: float,
         max_batch: int,
         partition_refresh_interval: float,
+        session_timeout: float = 10.0,
     ) -> None:
         self.topics = topics
         self.group = group
@@ -99,6 +106,7 @@ class MessageStream:
         self._commit_interval = commit_interval
         self._max_batch = max_batch
         self._refresh_interval = partition_refresh_interval
+        self._session_timeout = session_timeout
         self._consumer: Any = None
         self._buffer: list[Message] = []
         self._index = 0
@@ -108,6 +116,7 @@ class MessageStream:
         self._next_commit = 0.0
         self._next_refresh = 0.0
         self._known: dict[str, set[int]] = {}
+        self._initial_assignment_done = False
         self._entered = False
         self._closed = False
 
@@ -125,6 +134,8 @@ class MessageStream:
         }
         if self.group is not None:
             options["group_id"] = self.group
+            options["session_timeout_ms"] = int(self._session_timeout * 1000)
+            options["heartbeat_interval_ms"] = max(100, int(self._session_timeout * 1000 / 3))
             options["auto_offset_reset"] = "latest" if self._start == "end" else "earliest"
         else:
             options["metadata_max_age_ms"] = int(self._refresh_interval * 1000)
@@ -276,7 +287,7 @@ class MessageStream:
         current = await _client.bounded(
             _client.fetch_partitions(consumer, self.topics), self.connection, "a metadata request"
         )
-        first = not self._known
+        first, self._initial_assignment_done = not self._initial_assignment_done, True
         new = [
             TopicPartition(t, p)
             for t, parts in current.items()
@@ -299,6 +310,9 @@ class MessageStream:
             return
         if start == "end":
             await consumer.seek_to_end(*partitions)
+            # Resolve now: "end" means the end when the stream was opened, not at the first fetch.
+            for tp in partitions:
+                await consumer.position(tp)
         elif start == "beginning":
             await consumer.seek_to_beginning(*partitions)
         elif isinstance(start, int):

@@ -12,7 +12,7 @@ import asyncio
 from types import TracebackType
 from typing import Any, Iterable, Sequence, Union
 
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 
 from . import _client
 from ._config import ConnectionConfig
@@ -276,21 +276,22 @@ class Producer:
         append = batch.append
         for key, value, headers, ts in records:
             if append(key=key, value=value, timestamp=ts, headers=headers) is None:
-                if batch.record_count() == 0:
-                    raise DeliveryError(
-                        f"a record of {len(value or b'')} bytes does not fit in a batch "
-                        f"(max_batch_bytes={self._options['max_batch_size']})"
-                    )
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                futures.append(await self._send_batch(producer, batch, topic, partition))
                 batch = producer.create_batch()
                 append = batch.append
-                if append(key=key, value=value, timestamp=ts, headers=headers) is None:
-                    raise DeliveryError(
-                        f"a record of {len(value or b'')} bytes does not fit in a batch "
-                        f"(max_batch_bytes={self._options['max_batch_size']})"
-                    )
+                append(key=key, value=value, timestamp=ts, headers=headers)  # an empty batch takes any record
         if batch.record_count():
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
+            futures.append(await self._send_batch(producer, batch, topic, partition))
+
+    async def _send_batch(self, producer: Any, batch: Any, topic: str, partition: int) -> Any:
+        # Only a lone record appended to an empty batch can outgrow the batch; one check per batch.
+        limit = self._options["max_request_size"]
+        if batch.size() > limit:
+            raise DeliveryError(
+                f"a record of about {batch.size()} bytes for topic {topic!r} is too large "
+                f"(the limit is {limit} bytes; raise max_batch_bytes to send larger records)"
+            )
+        return await producer.send_batch(batch, topic, partition=partition)
 
     def _delivery_error(self, topic: str, exc: KafkaError) -> DeliveryError:
         if isinstance(exc, KafkaTimeoutError):
@@ -299,6 +300,8 @@ class Producer:
                 f"{topic!r} within {self._delivery_timeout:g}s"
             )
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, MessageSizeTooLargeError):
+            return DeliveryError(f"a record for topic {topic!r} is too large: {text}")
         return DeliveryError(f"Kafka refused records for topic {topic!r}: {text}")
 
 

@@ -39,16 +39,31 @@ def run_sync(make: Callable[[], Awaitable[T]]) -> T:
         return pool.submit(lambda: asyncio.run(make())).result()  # type: ignore[arg-type]
 
 
-def _docker_answers() -> bool:
-    try:
-        import docker  # type: ignore[import-untyped]
+def _docker_answers(timeout: float = 2.0) -> bool:
+    """True when a Docker daemon answers ``GET /_ping`` (unix socket or ``DOCKER_HOST=tcp://``)."""
+    import socket
 
-        client = docker.from_env(timeout=3)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except Exception:  # noqa: BLE001 - no SDK, no socket, no daemon: all mean "no Docker"
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    try:
+        if host.startswith("unix://"):
+            path = host[len("unix://") :]
+            if not os.path.exists(path):
+                return False
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            address: Any = path
+        elif host.startswith("tcp://"):
+            name, _, port = host[len("tcp://") :].rstrip("/").rpartition(":")
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            address = (name, int(port))
+        else:
+            return False
+        with sock:
+            sock.settimeout(timeout)
+            sock.connect(address)
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            reply = sock.recv(64)
+            return reply.startswith(b"HTTP/1.") and b" 200 " in reply
+    except (OSError, ValueError):
         return False
 
 
