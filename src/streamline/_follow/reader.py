@@ -22,7 +22,7 @@ from typing import Literal, Union
 import anyio
 
 from .checkpoints import Checkpoints, FileCheckpoint, record_identity
-from .files import CHUNK_BYTES, Opened, find_by_identity, find_rotated, open_file, read_turn
+from .files import Opened, find_by_identity, find_rotated, open_file, read_turn
 from .files import scan, scan_all
 from .framing import Framed, LineFramer, LineTooLongError, LongLinePolicy
 from .identity import FileIdentity
@@ -399,4 +399,4 @@ class _MemoryCheckpoints(Checkpoints):
     def __init__(self) -> None:
         super().__init__(os.devnull)
 
-__all__ = ["CHUNK_BYTES", "Reader", "ReaderOptions", "Start"]
+__all__ = ["Reader", "ReaderOptions", "Start"]
