@@ -6,7 +6,7 @@ from ._app import app
 from ._run import main
 
 # Importing a command module registers its commands on ``app``.
-from . import _broker, _consume, _produce, _topics  # noqa: E402,F401
+from . import _broker, _consume, _demo, _produce, _topics  # noqa: E402,F401
 
 __all__ = ["app", "main"]
 
