@@ -91,10 +91,10 @@ async def test_latency_at_a_steady_rate(log) -> None:
     async with follow(log) as f:
         lines = aiter(f)
         await nothing_more(lines, 0.1)
-        for i in range(60):
+        for _ in range(150):  # enough samples that p99 is not simply the worst one
             append(log, f"{time.monotonic()!r}\n")
             (line,) = await take(lines, 1)
             delays.append(time.monotonic() - float(line.text))
-            await anyio.sleep(0.005)
+            await anyio.sleep(0.002)
     delays.sort()
     assert delays[int(len(delays) * 0.99) - 1] < 0.025, delays[-5:]
