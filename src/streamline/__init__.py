@@ -11,6 +11,17 @@ from ._admin import Admin, PartitionInfo, TopicInfo
 from ._broker import EmbeddedBroker, EmbeddedBrokerError
 from ._config import ConnectionConfig, Secret
 from ._consumer import MessageStream, consume
+from ._follow import (
+    Checkpoints,
+    FileIdentity,
+    Follower,
+    FollowerStats,
+    Line,
+    LineBatch,
+    LineTooLongError,
+    RateLimit,
+    follow,
+)
 from ._errors import (
     BrokerUnavailableError,
     CheckpointError,
@@ -21,7 +32,7 @@ from ._errors import (
 )
 from ._models import Message, Record, RecordMetadata
 from ._partitioner import murmur2, partition_for_key
-from ._producer import Producer
+from ._producer import Delivery, Producer
 
 __version__ = "0.1.0"
 
@@ -29,15 +40,24 @@ __all__ = [
     "Admin",
     "BrokerUnavailableError",
     "CheckpointError",
+    "Checkpoints",
     "ConfigurationError",
     "ConnectionConfig",
+    "Delivery",
     "DeliveryError",
     "EmbeddedBroker",
     "EmbeddedBrokerError",
+    "FileIdentity",
+    "Follower",
+    "FollowerStats",
+    "Line",
+    "LineBatch",
+    "LineTooLongError",
     "Message",
     "MessageStream",
     "PartitionInfo",
     "Producer",
+    "RateLimit",
     "Record",
     "RecordMetadata",
     "Secret",
@@ -45,6 +65,7 @@ __all__ = [
     "TopicError",
     "TopicInfo",
     "consume",
+    "follow",
     "murmur2",
     "partition_for_key",
 ]

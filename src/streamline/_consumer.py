@@ -179,6 +179,12 @@ class MessageStream:
         finally:
             await consumer.stop()
 
+    def assignment(self) -> set[tuple[str, int]]:
+        """The ``(topic, partition)`` pairs this stream reads now (empty while a group is joining)."""
+        if self._consumer is None:
+            return set()
+        return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
     @property
     def buffered(self) -> int:
         """Messages fetched from Kafka and not yet handed out (e.g. flush output when 0)."""

@@ -78,6 +78,8 @@ def consume_command(
                 with anyio.move_on_after(timeout if timeout is not None else float("inf")):
                     msg = await stream.__anext__()
                 if msg is None:  # idle for --timeout seconds
+                    if group is not None and not stream.assignment():
+                        continue  # still joining the group: that is not idle time
                     break
                 seen += 1
                 out.write(render(msg) + "\n")
