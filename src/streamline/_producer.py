@@ -211,24 +211,32 @@ class Producer:
         check_topic(topic)
         producer = self._running()
         count = await self.partition_count(topic)
-        buckets = self._bucket(topic, items, count)
+        buckets, plain = self._bucket(topic, items, count)
         futures: list[asyncio.Future[Any]] = []
         total = 0
         try:
-            for partition, records in buckets.items():
-                total += len(records)
-                await self._enqueue(producer, topic, partition, records, futures)
+            for partition in sorted(buckets.keys() | plain.keys()):
+                records = buckets.get(partition, ())
+                values = plain.get(partition, ())
+                total += len(records) + len(values)
+                await self._enqueue(producer, topic, partition, records, values, futures)
         except KafkaError as exc:
             raise self._delivery_error(topic, exc) from None
         return Delivery(self, topic, futures, total)
 
-    def _bucket(self, topic: str, items: Iterable[Item], count: int) -> dict[int, list[_Prepared]]:
+    def _bucket(
+        self, topic: str, items: Iterable[Item], count: int
+    ) -> tuple[dict[int, list[_Prepared]], dict[int, list[bytes]]]:
+        """Group items by partition: prepared tuples, and bare keyless values (the fast path)."""
         buckets: dict[int, list[_Prepared]] = {}
         keyless: list[_Prepared] = []
         spread_keyless = self._partitioner_name == "hash"
         choose = self._partitioner
         for item in items:
             kind = type(item)
+            if kind is bytes and spread_keyless:
+                keyless.append(item)  # the hot path: a bare value, no tuple
+                continue
             if kind is bytes:
                 record: _Prepared = (None, item, None, None)  # type: ignore[assignment]
             elif kind is str:
@@ -255,10 +263,11 @@ class Producer:
                     f"send_many items must be bytes, str, (key, value) pairs or Record (got {kind.__name__})"
                 )
             key = record[0]
-            if key is None and spread_keyless:
-                keyless.append(record)
+            if key is None and spread_keyless and record[2] is None and record[3] is None:
+                keyless.append(record[1])
             else:
                 buckets.setdefault(choose(key, count), []).append(record)
+        plain: dict[int, list[bytes]] = {}
         if keyless:
             # Contiguous slices, one per partition, starting where the last call stopped: as
             # even as per-record round robin, without a partitioner call per record.
@@ -266,11 +275,17 @@ class Producer:
             for i in range(0, len(keyless), size):
                 partition = self._keyless_turn % count
                 self._keyless_turn += 1
-                buckets.setdefault(partition, []).extend(keyless[i : i + size])
-        return buckets
+                plain.setdefault(partition, []).extend(keyless[i : i + size])
+        return buckets, plain
 
     async def _enqueue(
-        self, producer: Any, topic: str, partition: int, records: list[_Prepared], futures: list[Any]
+        self,
+        producer: Any,
+        topic: str,
+        partition: int,
+        records: Sequence[_Prepared],
+        values: Sequence[bytes],
+        futures: list[Any],
     ) -> None:
         batch = producer.create_batch()
         append = batch.append
@@ -280,6 +295,12 @@ class Producer:
                 batch = producer.create_batch()
                 append = batch.append
                 append(key=key, value=value, timestamp=ts, headers=headers)  # an empty batch takes any record
+        for value in values:  # keyless, headerless: the shipping hot path
+            if append(key=None, value=value, timestamp=None, headers=None) is None:
+                futures.append(await self._send_batch(producer, batch, topic, partition))
+                batch = producer.create_batch()
+                append = batch.append
+                append(key=None, value=value, timestamp=None, headers=None)
         if batch.record_count():
             futures.append(await self._send_batch(producer, batch, topic, partition))
 
@@ -297,12 +318,15 @@ class Producer:
         if isinstance(exc, KafkaTimeoutError):
             return DeliveryError(
                 f"no acknowledgement from Kafka at {self.connection.bootstrap_servers} for topic "
-                f"{topic!r} within {self._delivery_timeout:g}s"
+                f"{topic!r} within {self._delivery_timeout:g}s",
+                retriable=True,
             )
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if isinstance(exc, MessageSizeTooLargeError):
             return DeliveryError(f"a record for topic {topic!r} is too large: {text}")
-        return DeliveryError(f"Kafka refused records for topic {topic!r}: {text}")
+        return DeliveryError(
+            f"Kafka refused records for topic {topic!r}: {text}", retriable=bool(getattr(exc, "retriable", False))
+        )
 
 
 class Delivery:

@@ -224,6 +224,11 @@ class Checkpoints:
             await anyio.to_thread.run_sync(self._write, payload)
         self._last_written = payload
 
+    @property
+    def last_saved(self) -> float | None:
+        """``time.monotonic()`` of the last save (``None`` before the first)."""
+        return self._last_flush or None
+
     async def flush_if_due(self) -> None:
         """Save if ``flush_interval`` has passed since the last save."""
         if time.monotonic() - self._last_flush >= self.flush_interval:

@@ -1,0 +1,265 @@
+"""The runner: source → stages → sinks over bounded channels, with end-to-end acknowledgements.
+
+Every task belongs to a task group. Batches (not single values) cross the channels, so the cost
+of a channel hop is paid once per ~1 MiB of input. A batch is acknowledged to its origin only
+after every sink delivered every value it led to.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Awaitable, Callable, Sequence
+
+import anyio
+from anyio.abc import TaskGroup
+
+from .._errors import ConfigurationError, StreamlineError
+from .batch import Batch
+from .sinks import as_sink
+from .sources import Source
+from .stages import DeadLetter, Stage, as_stage
+from .stats import PipelineStats
+
+log = logging.getLogger("streamline.pipeline")
+
+
+class PipelineError(StreamlineError):
+    """The pipeline could not finish cleanly (e.g. the grace period ran out while draining)."""
+
+
+class Pipeline:
+    """Wire a source, stages and sinks; ``await pipeline.run()``.
+
+    >>> async with Producer() as producer:  # doctest: +SKIP
+    ...     pipeline = Pipeline(
+    ...         follow("access.log", checkpoints=".streamline/checkpoints"),
+    ...         parse,                                 # def/async def: value -> value | None | list
+    ...         to=to_topic(producer, "access-json"),  # or a list of sinks: fan out
+    ...     )
+    ...     await pipeline.run()
+
+    ``capacity`` batches wait between two stages; ``max_in_flight`` batches may be submitted
+    and not yet acknowledged. :meth:`stop` drains within ``grace`` seconds.
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        *stages: Any,
+        to: Any,
+        dead_letter: DeadLetter | None = None,
+        capacity: int = 4,
+        max_in_flight: int = 16,
+        grace: float = 30.0,
+        retry_backoff: float = 0.2,
+        max_retry_backoff: float = 5.0,
+        on_tick: Callable[["Pipeline"], Any] | None = None,
+        tick_interval: float = 1.0,
+    ) -> None:
+        if capacity < 1 or max_in_flight < 1:
+            raise ConfigurationError("capacity and max_in_flight must be >= 1")
+        if grace <= 0:
+            raise ConfigurationError(f"grace must be > 0 seconds (got {grace})")
+        self.source = Source(source)
+        self.stages: list[Stage] = [as_stage(s) for s in stages]
+        sinks: Sequence[Any] = to if isinstance(to, (list, tuple)) else [to]
+        if not sinks:
+            raise ConfigurationError("a pipeline needs at least one sink")
+        self.sinks = [as_sink(s) for s in sinks]
+        for stage in self.stages:
+            if stage.on_error.then == "dead_letter" and dead_letter is None:
+                if stage.on_error.dead_letter_topic is None:
+                    raise ConfigurationError(f"stage {stage.name!r} dead-letters but no topic is set")
+        self.dead_letter = dead_letter
+        self.capacity = capacity
+        self.max_in_flight = max_in_flight
+        self.grace = grace
+        self.retry_backoff = retry_backoff
+        self.max_retry_backoff = max_retry_backoff
+        self.on_tick = on_tick
+        self.tick_interval = tick_interval
+        self.stats = PipelineStats()
+        self._source_scope: anyio.CancelScope | None = None
+        self._root: TaskGroup | None = None
+        self._drain_scope: anyio.CancelScope | None = None
+        self._stopping = False
+        self._stop_requested = False
+
+    # -- control -----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Graceful stop: the source stops, in-flight batches drain (within ``grace``), origins
+        are acknowledged, checkpoints and commits saved. Safe to call from a signal handler."""
+        self._stop_requested = True
+        if self._stopping:
+            return
+        self._stopping = True
+        if self._source_scope is not None:
+            self._source_scope.cancel()
+        if self._drain_scope is not None:
+            self._drain_scope.deadline = anyio.current_time() + self.grace
+
+    def abort(self) -> None:
+        """Stop now: cancel every task; unacknowledged data is read again next time."""
+        self._stop_requested = True
+        if self._root is not None:
+            self._root.cancel_scope.cancel()
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def run(self) -> PipelineStats:
+        """Run until the source ends (or :meth:`stop`); return the final counters."""
+        self.stats = PipelineStats()
+        dead_letter = self._dead_letter_writer()
+        async with self.source.opened():
+            async with anyio.create_task_group() as root:
+                self._root = root
+                root.start_soon(self._ticker)
+                try:
+                    with anyio.CancelScope() as drain:
+                        self._drain_scope = drain
+                        if self._stopping:
+                            drain.deadline = anyio.current_time() + self.grace
+                        async with anyio.create_task_group() as tg:
+                            send, receive = anyio.create_memory_object_stream[Batch](self.capacity)
+                            tg.start_soon(self._pump, send)
+                            for stage in self.stages:
+                                next_send, next_receive = anyio.create_memory_object_stream[Batch](self.capacity)
+                                tg.start_soon(self._run_stage, stage, receive, next_send, dead_letter)
+                                receive = next_receive
+                            tg.start_soon(self._run_sinks, receive)
+                    if drain.cancelled_caught:
+                        raise PipelineError(
+                            f"stopped after the {self.grace:g}s grace period with "
+                            f"{self.stats.in_flight} batch(es) undelivered; they will be read again"
+                        )
+                finally:
+                    root.cancel_scope.cancel()
+            await self._tick()
+        return self.stats
+
+    def _dead_letter_writer(self) -> DeadLetter | None:
+        if self.dead_letter is not None:
+            return self.dead_letter
+        for stage in self.stages:
+            if stage.on_error.then == "dead_letter":
+                producer = next((getattr(s, "producer", None) for s in self.sinks if hasattr(s, "producer")), None)
+                if producer is None:
+                    raise ConfigurationError("dead-lettering needs a topic sink or dead_letter=DeadLetter(producer, topic)")
+                return _PerStageDeadLetter(producer)
+        return None
+
+    async def _pump(self, send: Any) -> None:
+        async with send:
+            with anyio.CancelScope() as scope:
+                self._source_scope = scope
+                if self._stopping:
+                    return
+                async for batch in self.source.batches():
+                    self.stats.batches += 1
+                    self.stats.items += len(batch.values)
+                    self.stats.bytes += batch.size
+                    await send.send(batch)
+
+    async def _run_stage(self, stage: Stage, receive: Any, send: Any, dead_letter: Any) -> None:
+        async with receive, send:
+            async for batch in receive:
+                writer = dead_letter.for_stage(stage) if isinstance(dead_letter, _PerStageDeadLetter) else dead_letter
+                await send.send(await stage.process(batch, self.stats, writer))
+
+    async def _run_sinks(self, receive: Any) -> None:
+        limiter = anyio.Semaphore(self.max_in_flight)
+        async with receive, anyio.create_task_group() as deliveries:
+            async for batch in receive:
+                if not batch.values:
+                    self._acknowledge(batch)
+                    continue
+                await limiter.acquire()
+                self.stats.in_flight += 1
+                if len(self.sinks) > 1:
+                    batch.token.retain(len(self.sinks) - 1)
+                remaining = [len(self.sinks)]
+                for sink in self.sinks:
+                    pending = await self._submit(sink, batch)
+                    deliveries.start_soon(self._await_delivery, sink, batch, pending, limiter, remaining)
+
+    async def _submit(self, sink: Any, batch: Batch) -> Awaitable[Any]:
+        attempt = 0
+        while True:
+            try:
+                return await sink.submit(batch)
+            except StreamlineError as exc:
+                if not getattr(exc, "retriable", False):
+                    raise
+                attempt += 1
+                self.stats.delivery_retries += 1
+                await self._backoff(attempt, sink, exc)
+
+    async def _await_delivery(
+        self, sink: Any, batch: Batch, pending: Awaitable[Any], limiter: anyio.Semaphore, remaining: list[int]
+    ) -> None:
+        attempt = 0
+        while True:
+            try:
+                await pending
+                break
+            except StreamlineError as exc:
+                if not getattr(exc, "retriable", False):
+                    raise
+                attempt += 1
+                self.stats.delivery_retries += 1
+                await self._backoff(attempt, sink, exc)
+                pending = await self._submit(sink, batch)
+        self.stats.delivered += len(batch.values)
+        batch.token.release()
+        remaining[0] -= 1
+        if remaining[0] == 0:
+            self.stats.in_flight -= 1
+            if batch.token.done:
+                self.stats.acknowledged_batches += 1
+            limiter.release()
+
+    async def _backoff(self, attempt: int, sink: Any, exc: BaseException) -> None:
+        delay = min(self.max_retry_backoff, self.retry_backoff * 2 ** min(attempt - 1, 16))
+        if attempt == 1 or math.log2(attempt).is_integer():
+            log.warning("delivery to %s failed (%s); retrying every %.1fs until it succeeds", sink.name, exc, delay)
+        await anyio.sleep(delay)
+
+    def _acknowledge(self, batch: Batch) -> None:
+        batch.token.release()
+        if batch.token.done:
+            self.stats.acknowledged_batches += 1
+
+    async def _ticker(self) -> None:
+        while True:
+            await anyio.sleep(self.tick_interval)
+            await self._tick()
+
+    async def _tick(self) -> None:
+        checkpoints = self.source.checkpoints
+        if checkpoints is not None:
+            try:
+                await checkpoints.flush_if_due()
+            except Exception as exc:  # noqa: BLE001 - keep running; the next flush retries
+                log.warning("saving checkpoints failed: %s", exc)
+        if self.on_tick is not None:
+            result = self.on_tick(self)
+            if hasattr(result, "__await__"):
+                await result
+
+
+class _PerStageDeadLetter:
+    """Dead letters to each stage's own ``dead_letter_topic`` through the sink's producer."""
+
+    def __init__(self, producer: Any) -> None:
+        self.producer = producer
+        self._writers: dict[str, DeadLetter] = {}
+
+    def for_stage(self, stage: Stage) -> DeadLetter | None:
+        topic = stage.on_error.dead_letter_topic
+        if topic is None:
+            return None
+        if topic not in self._writers:
+            self._writers[topic] = DeadLetter(self.producer, topic)
+        return self._writers[topic]

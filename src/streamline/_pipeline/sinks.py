@@ -1,0 +1,95 @@
+"""Sinks: where batches end. A Kafka topic through a :class:`~streamline.Producer`, or any
+async callable."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Awaitable, Callable, Protocol
+
+from .._models import Message, Record
+from .batch import Batch
+
+
+class Sink(Protocol):
+    """Takes a batch; returns an awaitable that completes when the batch is durably delivered.
+
+    ``submit`` may wait (that is backpressure); the returned awaitable raising an exception with
+    ``retriable = True`` makes the pipeline submit the batch again after a backoff.
+    """
+
+    name: str
+
+    async def submit(self, batch: Batch) -> Awaitable[Any]: ...
+
+
+class TopicSink:
+    """Produce every value to ``topic``; delivered means acknowledged by the broker (the
+    producer's ``acks``, ``"all"`` by default).
+
+    Values may be bytes, str, ``(key, value)`` pairs, :class:`Record` or :class:`Message`
+    (re-produced with its key and headers). ``key`` computes a key from each value.
+
+    >>> to_topic(producer, "access-json", key=lambda v: v.split(b" ", 1)[0])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        producer: Any,
+        topic: str,
+        *,
+        key: Callable[[Any], Any] | None = None,
+        items: Callable[[Batch], list[Any]] | None = None,
+    ) -> None:
+        from .._validation import check_topic
+
+        self.producer = producer
+        self.topic = check_topic(topic)
+        self.name = f"topic:{topic}"
+        self._key = key
+        self._items = items
+
+    def _prepare(self, batch: Batch) -> list[Any]:
+        if self._items is not None:
+            return self._items(batch)
+        values = batch.values
+        if self._key is not None:
+            key = self._key
+            return [(key(v), v.value if isinstance(v, Message) else v) for v in values]
+        if values and isinstance(values[0], Message):
+            return [Record(m.value, key=m.key, headers=list(m.headers) or None) if isinstance(m, Message) else m for m in values]
+        return values
+
+    async def submit(self, batch: Batch) -> Awaitable[Any]:
+        return await self.producer.submit_many(self.topic, self._prepare(batch))
+
+
+class CallableSink:
+    """Hand each batch's values to ``fn(values)`` (sync or async); delivered when it returns."""
+
+    def __init__(self, fn: Callable[[list[Any]], Any], *, name: str | None = None) -> None:
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "callable")
+
+    async def submit(self, batch: Batch) -> Awaitable[Any]:
+        result = self.fn(batch.values)
+        if inspect.isawaitable(result):
+            await result
+        return _done()
+
+
+async def _done() -> None:
+    return None
+
+
+def to_topic(producer: Any, topic: str, *, key: Callable[[Any], Any] | None = None) -> TopicSink:
+    """A sink producing to ``topic`` (see :class:`TopicSink`)."""
+    return TopicSink(producer, topic, key=key)
+
+
+def as_sink(obj: Any) -> Any:
+    """A sink as is, or an async/sync callable of a list of values wrapped in :class:`CallableSink`."""
+    if hasattr(obj, "submit"):
+        return obj
+    if callable(obj):
+        return CallableSink(obj)
+    raise TypeError(f"a sink must have submit() or be callable (got {type(obj).__name__})")

@@ -1,0 +1,93 @@
+"""Sources: a follower, a consumer stream or any async iterable, seen as batches with acks."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, AsyncIterator, Sequence
+
+from .batch import AckToken, Batch, FileOrigin, KafkaOrigin, NoOrigin, Origin
+
+
+class _LazyFileOrigin(FileOrigin):
+    """File origin whose per-line offsets are computed only if a dead letter needs them."""
+
+    __slots__ = ("_line_batch",)
+
+    def __init__(self, line_batch: Any) -> None:
+        self._line_batch = line_batch
+        super().__init__(line_batch.path, ())
+
+    def headers(self, index: int) -> list[tuple[str, bytes]]:
+        if not self.offsets:
+            self.offsets = [line.offset for line in self._line_batch]
+        return super().headers(index)
+
+
+class _LazyKafkaOrigin(KafkaOrigin):
+    __slots__ = ("_messages",)
+
+    def __init__(self, messages: Sequence[Any]) -> None:
+        self._messages = messages
+        first = messages[0]
+        super().__init__(first.topic, first.partition, ())
+
+    def headers(self, index: int) -> list[tuple[str, bytes]]:
+        if not self.offsets:
+            self.offsets = [m.offset for m in self._messages]
+        return super().headers(index)
+
+
+class Source:
+    """Adapter: open/close the underlying object and yield :class:`Batch` objects."""
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+        self.kind = _kind(obj)
+
+    @contextlib.asynccontextmanager
+    async def opened(self) -> AsyncIterator["Source"]:
+        if self.kind in ("follower", "stream"):
+            async with self.obj:
+                yield self
+        else:
+            yield self
+            close = getattr(self.obj, "aclose", None)
+            if close is not None:
+                await close()
+
+    @property
+    def checkpoints(self) -> Any:
+        """The follower's checkpoint store, if any (for periodic saves and status)."""
+        return getattr(self.obj, "checkpoints", None) if self.kind == "follower" else None
+
+    async def batches(self) -> AsyncIterator[Batch]:
+        if self.kind == "follower":
+            async for lb in self.obj.batches():
+                yield Batch(lb.data, AckToken(lb.ack), _LazyFileOrigin(lb), None, lb.bytes)
+        elif self.kind == "stream":
+            stream = self.obj
+            ack = getattr(stream, "ack", None)
+            async for chunk in stream.batches():
+                on_done = (lambda c=chunk: ack(c)) if ack is not None else None
+                size = sum(len(m.value or b"") for m in chunk)
+                yield Batch(chunk, AckToken(on_done), _LazyKafkaOrigin(chunk), None, size)
+        else:
+            origin: Origin = NoOrigin()
+            async for item in self.obj:
+                values = item if isinstance(item, list) else [item]
+                yield Batch(values, AckToken(None), origin, None, 0)
+
+
+def _kind(obj: Any) -> str:
+    from .._consumer import MessageStream
+    from .._follow import Follower
+
+    if isinstance(obj, Follower):
+        return "follower"
+    if isinstance(obj, MessageStream):
+        return "stream"
+    if hasattr(obj, "__aiter__"):
+        return "iterable"
+    raise TypeError(
+        f"a pipeline source must be follow(...), consume(...) or an async iterable (got {type(obj).__name__})"
+    )

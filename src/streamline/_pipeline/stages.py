@@ -1,0 +1,150 @@
+"""Stages: a user's function applied to every value of a batch, with its error policy."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+import anyio
+
+from .batch import Batch
+from .errors import OnError, StageError, describe, original_bytes
+from .stats import PipelineStats
+
+
+class DeadLetter:
+    """Where values that keep failing go: a topic, written with ``acks="all"``.
+
+    The record carries the original bytes and headers ``streamline.error``,
+    ``streamline.stage`` and the origin (``streamline.origin.file``/``.offset`` or
+    ``streamline.origin.topic``/``.partition``/``.offset``).
+    """
+
+    def __init__(self, producer: Any, topic: str) -> None:
+        self.producer = producer
+        self.topic = topic
+
+    async def send(self, value: Any, headers: list[tuple[str, bytes]]) -> None:
+        from .._errors import DeliveryError
+
+        attempt = 0
+        while True:
+            try:
+                await self.producer.send(self.topic, original_bytes(value), headers=headers)
+                return
+            except DeliveryError as exc:
+                if not getattr(exc, "retriable", False):
+                    raise
+                attempt += 1
+                await anyio.sleep(min(5.0, 0.1 * 2**attempt))  # Kafka is down: wait, never drop
+
+
+class Stage:
+    """A function applied to each value: return a value, ``None`` to drop it (it is acknowledged),
+    or a list to fan out. ``batch=True`` passes the whole list of values instead.
+
+    >>> Stage(parse_line, name="parse", on_error=OnError(retries=2, then="skip"))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[Any], Any],
+        *,
+        name: str | None = None,
+        on_error: OnError | None = None,
+        batch: bool = False,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"a stage must be callable (got {type(fn).__name__})")
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", type(fn).__name__)
+        self.on_error = on_error or OnError()
+        self.batch = batch
+        self._is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            getattr(fn, "__call__", None)
+        )
+
+    def __repr__(self) -> str:
+        return f"Stage({self.name!r})"
+
+    async def _call(self, value: Any) -> Any:
+        result = self.fn(value)
+        if self._is_async or inspect.isawaitable(result):
+            result = await result
+        return result
+
+    async def _attempt(self, value: Any) -> tuple[bool, Any, BaseException | None]:
+        attempt = 0
+        while True:
+            try:
+                return True, await self._call(value), None
+            except Exception as exc:  # noqa: BLE001 - the policy decides
+                attempt += 1
+                if attempt > self.on_error.retries:
+                    return False, None, exc
+                await anyio.sleep(self.on_error.delay(attempt))
+
+    async def process(
+        self, batch: Batch, stats: PipelineStats, dead_letter: DeadLetter | None
+    ) -> Batch:
+        """Apply the stage to a batch; returns the output batch (same acknowledgement)."""
+        if self.batch:
+            ok, result, error = await self._attempt(batch.values)
+            if ok:
+                values = list(result) if result is not None else []
+                return Batch(values, batch.token, batch.origin, None if len(values) == len(batch.values) else [], batch.size)
+            for position, value in enumerate(batch.values):
+                await self._fail(batch, position, value, error, stats, dead_letter)  # type: ignore[arg-type]
+            return Batch([], batch.token, batch.origin, [], batch.size)
+        out: list[Any] = []
+        index: list[int] = []
+        source_index = batch.index
+        for position, value in enumerate(batch.values):
+            ok, result, error = await self._attempt(value)
+            if not ok:
+                await self._fail(batch, position, value, error, stats, dead_letter)  # type: ignore[arg-type]
+                continue
+            origin = source_index[position] if source_index is not None else position
+            if result is None:
+                stats.dropped += 1
+            elif isinstance(result, list):
+                out.extend(result)
+                index.extend([origin] * len(result))
+            else:
+                out.append(result)
+                index.append(origin)
+        return Batch(out, batch.token, batch.origin, index, batch.size)
+
+    async def _fail(
+        self,
+        batch: Batch,
+        position: int,
+        value: Any,
+        error: BaseException,
+        stats: PipelineStats,
+        dead_letter: DeadLetter | None,
+    ) -> None:
+        origin = batch.origin_headers(position)
+        where = ", ".join(f"{k.rsplit('.', 1)[-1]}={v.decode(errors='replace')}" for k, v in origin)
+        policy = self.on_error
+        if policy.then == "skip":
+            stats.skipped += 1
+            return
+        if policy.then == "dead_letter" and dead_letter is not None:
+            headers = [
+                ("streamline.error", describe(error).encode("utf-8", "replace")),
+                ("streamline.stage", self.name.encode()),
+                *origin,
+            ]
+            await dead_letter.send(value, headers)
+            stats.dead_lettered += 1
+            return
+        raise StageError(
+            f"stage {self.name!r} failed after {policy.retries + 1} attempt(s) on the value at "
+            f"{where or 'an unknown origin'}: {describe(error)}"
+        )
+
+
+def as_stage(obj: Any) -> Stage:
+    """A :class:`Stage` as is, or a plain function wrapped in one."""
+    return obj if isinstance(obj, Stage) else Stage(obj)

@@ -1,0 +1,28 @@
+"""Counters of a running pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import time
+
+
+@dataclass
+class PipelineStats:
+    """Read any time as ``pipeline.stats``; ``rate()`` gives items and bytes per second."""
+
+    batches: int = 0  #: batches taken from the source
+    items: int = 0  #: values taken from the source
+    bytes: int = 0  #: origin bytes covered (file bytes for followed files)
+    delivered: int = 0  #: values the sinks' brokers acknowledged
+    acknowledged_batches: int = 0  #: batches acknowledged to their origin
+    dropped: int = 0  #: values a stage dropped on purpose (acknowledged)
+    skipped: int = 0  #: failing values skipped by policy
+    dead_lettered: int = 0  #: failing values sent to a dead-letter topic
+    delivery_retries: int = 0  #: batch deliveries retried after a transient Kafka error
+    in_flight: int = 0  #: batches submitted and not yet acknowledged
+    started: float = field(default_factory=time.monotonic)
+
+    def rate(self) -> tuple[float, float]:
+        """(items per second, bytes per second) since the start."""
+        elapsed = max(1e-9, time.monotonic() - self.started)
+        return self.items / elapsed, self.bytes / elapsed
