@@ -32,17 +32,33 @@ from ._errors import (
 )
 from ._models import Message, Record, RecordMetadata
 from ._partitioner import murmur2, partition_for_key
+from ._pipeline import (
+    Batch,
+    CallableSink,
+    DeadLetter,
+    OnError,
+    Pipeline,
+    PipelineError,
+    PipelineStats,
+    Stage,
+    StageError,
+    TopicSink,
+    to_topic,
+)
 from ._producer import Delivery, Producer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Admin",
+    "Batch",
     "BrokerUnavailableError",
+    "CallableSink",
     "CheckpointError",
     "Checkpoints",
     "ConfigurationError",
     "ConnectionConfig",
+    "DeadLetter",
     "Delivery",
     "DeliveryError",
     "EmbeddedBroker",
@@ -55,17 +71,25 @@ __all__ = [
     "LineTooLongError",
     "Message",
     "MessageStream",
+    "OnError",
     "PartitionInfo",
+    "Pipeline",
+    "PipelineError",
+    "PipelineStats",
     "Producer",
     "RateLimit",
     "Record",
     "RecordMetadata",
     "Secret",
+    "Stage",
+    "StageError",
     "StreamlineError",
     "TopicError",
     "TopicInfo",
+    "TopicSink",
     "consume",
     "follow",
     "murmur2",
     "partition_for_key",
+    "to_topic",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from typing import Any, Awaitable, Callable, Sequence
 
 import anyio
@@ -20,6 +21,9 @@ from .sinks import as_sink
 from .sources import Source
 from .stages import DeadLetter, Stage, as_stage
 from .stats import PipelineStats
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup
 
 log = logging.getLogger("streamline.pipeline")
 
@@ -109,7 +113,16 @@ class Pipeline:
     # -- running ---------------------------------------------------------------------------
 
     async def run(self) -> PipelineStats:
-        """Run until the source ends (or :meth:`stop`); return the final counters."""
+        """Run until the source ends (or :meth:`stop`); return the final counters.
+
+        A failure raises that one exception (e.g. :class:`StageError`), not an exception group.
+        """
+        try:
+            return await self._run()
+        except BaseExceptionGroup as group:
+            raise _single(group) from None
+
+    async def _run(self) -> PipelineStats:
         self.stats = PipelineStats()
         dead_letter = self._dead_letter_writer()
         async with self.source.opened():
@@ -247,6 +260,22 @@ class Pipeline:
             result = self.on_tick(self)
             if hasattr(result, "__await__"):
                 await result
+
+
+def _single(group: BaseExceptionGroup) -> BaseException:
+    """The one meaningful error inside (nested) task-group exception groups."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    meaningful = [e for e in leaves if not isinstance(e, anyio.get_cancelled_exc_class())]
+    return (meaningful or leaves)[0]
 
 
 class _PerStageDeadLetter:

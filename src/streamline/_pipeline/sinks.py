@@ -27,7 +27,8 @@ class TopicSink:
     producer's ``acks``, ``"all"`` by default).
 
     Values may be bytes, str, ``(key, value)`` pairs, :class:`Record` or :class:`Message`
-    (re-produced with its key and headers). ``key`` computes a key from each value.
+    (re-produced with its key and headers). ``key`` computes a key from each value; ``where``
+    keeps only the values this sink wants (for routing when several sinks fan out).
 
     >>> to_topic(producer, "access-json", key=lambda v: v.split(b" ", 1)[0])  # doctest: +SKIP
     """
@@ -38,6 +39,7 @@ class TopicSink:
         topic: str,
         *,
         key: Callable[[Any], Any] | None = None,
+        where: Callable[[Any], bool] | None = None,
         items: Callable[[Batch], list[Any]] | None = None,
     ) -> None:
         from .._validation import check_topic
@@ -46,12 +48,15 @@ class TopicSink:
         self.topic = check_topic(topic)
         self.name = f"topic:{topic}"
         self._key = key
+        self._where = where
         self._items = items
 
     def _prepare(self, batch: Batch) -> list[Any]:
         if self._items is not None:
             return self._items(batch)
         values = batch.values
+        if self._where is not None:
+            values = [v for v in values if self._where(v)]
         if self._key is not None:
             key = self._key
             return [(key(v), v.value if isinstance(v, Message) else v) for v in values]
@@ -60,7 +65,10 @@ class TopicSink:
         return values
 
     async def submit(self, batch: Batch) -> Awaitable[Any]:
-        return await self.producer.submit_many(self.topic, self._prepare(batch))
+        items = self._prepare(batch)
+        if not items:
+            return _done()
+        return await self.producer.submit_many(self.topic, items)
 
 
 class CallableSink:
@@ -81,9 +89,18 @@ async def _done() -> None:
     return None
 
 
-def to_topic(producer: Any, topic: str, *, key: Callable[[Any], Any] | None = None) -> TopicSink:
-    """A sink producing to ``topic`` (see :class:`TopicSink`)."""
-    return TopicSink(producer, topic, key=key)
+def to_topic(
+    producer: Any,
+    topic: str,
+    *,
+    key: Callable[[Any], Any] | None = None,
+    where: Callable[[Any], bool] | None = None,
+) -> TopicSink:
+    """A sink producing to ``topic`` (see :class:`TopicSink`).
+
+    >>> to_topic(producer, "errors", where=lambda line: b'" 5' in line)  # doctest: +SKIP
+    """
+    return TopicSink(producer, topic, key=key, where=where)
 
 
 def as_sink(obj: Any) -> Any:
