@@ -1,0 +1,190 @@
+"""Which offset of a partition may be committed, when messages are acknowledged out of order.
+
+:class:`PartitionAcks` is pure bookkeeping (no I/O, no clock): the consumer tells it which
+offsets it handed out (:meth:`~PartitionAcks.deliver`, one call per fetched batch) and which the
+application finished (:meth:`~PartitionAcks.ack`, :meth:`~PartitionAcks.ack_many`, from any task,
+in any order). :attr:`~PartitionAcks.committable` is 1 + the last offset of the longest prefix of
+*delivered* messages that are all acknowledged. Offsets can have gaps (compaction, transaction
+markers), so contiguity is over the delivered offsets, never integer adjacency.
+
+>>> acks = PartitionAcks()
+>>> acks.deliver([10, 11, 13])
+>>> acks.ack(11)
+True
+>>> acks.committable is None  # 10 is not acknowledged yet
+True
+>>> acks.ack(10)
+True
+>>> acks.committable  # 12 is not an offset that was delivered: the gap does not block
+12
+>>> acks.ack_many([13]), acks.committable, acks.outstanding
+(1, 14, 0)
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from typing import Sequence
+
+
+class _Run:
+    """One delivered batch: its offsets (ascending) and which of them are acknowledged."""
+
+    __slots__ = ("offsets", "first", "last", "count", "acked", "done", "scan")
+
+    def __init__(self, offsets: Sequence[int]) -> None:
+        self.offsets = offsets
+        self.first = offsets[0]
+        self.last = offsets[-1]
+        self.count = len(offsets)
+        self.acked: set[int] = set()
+        self.done = False
+        self.scan = 0  # offsets[:scan] are known to be acknowledged
+
+
+class PartitionAcks:
+    """Delivered and acknowledged offsets of one partition; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._runs: list[_Run] = []
+        self._firsts: list[int] = []
+        self._head = 0  # runs before it are fully acknowledged and forgotten
+        self._position: int | None = None
+        self._last_delivered = -1
+        self._outstanding = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"PartitionAcks(committable={self.committable}, outstanding={self._outstanding}, "
+            f"delivered_to={self._last_delivered})"
+        )
+
+    @property
+    def outstanding(self) -> int:
+        """Delivered messages not acknowledged yet."""
+        return self._outstanding
+
+    @property
+    def last_delivered(self) -> int:
+        """The highest offset delivered so far (-1 before the first)."""
+        return self._last_delivered
+
+    def deliver(self, offsets: Sequence[int]) -> None:
+        """Record a batch handed out: ascending offsets, all above every offset delivered before.
+
+        ``offsets`` is kept, not copied (any sequence of ints: a list, or a view over messages).
+        """
+        if not len(offsets):
+            return
+        if offsets[0] <= self._last_delivered:
+            raise ValueError(
+                f"offset {offsets[0]} delivered again (already delivered up to {self._last_delivered})"
+            )
+        run = _Run(offsets)
+        self._runs.append(run)
+        self._firsts.append(run.first)
+        self._last_delivered = run.last
+        self._outstanding += run.count
+
+    def _find(self, offset: int) -> _Run | None:
+        i = bisect_right(self._firsts, offset, self._head) - 1
+        if i < self._head:
+            return None
+        run = self._runs[i]
+        return run if offset <= run.last else None
+
+    def ack(self, offset: int) -> bool:
+        """Acknowledge one delivered offset; False when it is not outstanding (ignored)."""
+        run = self._find(offset)
+        if run is None or run.done or offset in run.acked:
+            return False
+        offsets = run.offsets
+        i = bisect_left(offsets, offset)  # type: ignore[arg-type]
+        if i == run.count or offsets[i] != offset:
+            return False  # inside the batch's range but never delivered (a gap)
+        run.acked.add(offset)
+        self._outstanding -= 1
+        if len(run.acked) == run.count:
+            run.done, run.acked = True, set()
+        return True
+
+    def ack_many(self, offsets: Sequence[int]) -> int:
+        """Acknowledge several offsets of this partition; returns how many were outstanding.
+
+        A whole delivered batch (what ``stream.batches()`` yields) is O(1).
+        """
+        n = len(offsets)
+        if not n:
+            return 0
+        run = self._find(offsets[0])
+        if (
+            run is not None
+            and not run.done
+            and not run.acked
+            and n == run.count
+            and offsets[0] == run.first
+            and offsets[-1] == run.last
+        ):
+            run.done = True
+            self._outstanding -= n
+            return n
+        return sum(1 for o in offsets if self.ack(o))
+
+    @property
+    def committable(self) -> int | None:
+        """1 + the last offset of the acknowledged prefix of delivered offsets (None: nothing yet)."""
+        runs = self._runs
+        while self._head < len(runs):
+            run = runs[self._head]
+            if run.done:
+                self._position = run.last + 1
+                self._head += 1
+                continue
+            # A partly acknowledged batch: extend the prefix through it as far as it goes.
+            offsets, acked = run.offsets, run.acked
+            while run.scan < run.count and offsets[run.scan] in acked:
+                self._position = offsets[run.scan] + 1
+                run.scan += 1
+            break
+        if self._head > 64 and self._head * 2 > len(runs):
+            del runs[: self._head], self._firsts[: self._head]
+            self._head = 0
+        return self._position
+
+    def withdraw_from(self, offset: int) -> int:
+        """Forget delivered offsets ``>= offset`` (fetched but never handed out); returns how many.
+
+        Their acknowledgements no longer count; they can be delivered again afterwards.
+        """
+        removed = 0
+        runs = self._runs
+        while len(runs) > self._head and runs[-1].last >= offset:
+            run = runs[-1]
+            if run.first >= offset:
+                runs.pop()
+                self._firsts.pop()
+                removed += run.count
+                self._outstanding -= 0 if run.done else run.count - len(run.acked)
+                continue
+            keep = bisect_left(run.offsets, offset)  # type: ignore[arg-type]
+            dropped = run.offsets[keep:]
+            for o in dropped:
+                if not run.done and o not in run.acked:
+                    self._outstanding -= 1
+            if run.done:
+                run.done = False
+                run.acked = set(run.offsets[:keep])
+            else:
+                run.acked.difference_update(dropped)
+            run.offsets = run.offsets[:keep]
+            run.count, run.last = keep, run.offsets[keep - 1]
+            run.scan = min(run.scan, keep)
+            if len(run.acked) == run.count:
+                run.done, run.acked = True, set()
+            removed += len(dropped)
+            break
+        self._last_delivered = runs[-1].last if len(runs) > self._head else max(
+            self._last_delivered if self._last_delivered < offset else offset - 1,
+            (self._position or 0) - 1,
+        )
+        return removed
