@@ -65,7 +65,8 @@ class EmbeddedBroker:
 
     Ready means it answered a Kafka metadata request. Without ``port`` a free one is chosen.
     The synchronous :meth:`start` / :meth:`stop` serve code without an event loop (fixtures).
-    ``cert``/``key`` (PEM files) make it listen with TLS.
+    ``cert``/``key`` (PEM files) make it listen with TLS. ``advertised_port`` announces another
+    port to clients (for a proxy in front of the broker, as the fault tests use).
     """
 
     def __init__(
@@ -76,9 +77,12 @@ class EmbeddedBroker:
         cert: str | None = None,
         key: str | None = None,
         ready_timeout: float = READY_TIMEOUT,
+        advertised_port: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        #: Port announced to clients in metadata (a proxy in front of the broker); default ``port``.
+        self.advertised_port = advertised_port
         self.cert = cert
         self.key = key
         self.ready_timeout = ready_timeout
@@ -107,7 +111,8 @@ class EmbeddedBroker:
         elif port_in_use(self.host, self.port):
             raise EmbeddedBrokerError(f"port {self.port} on {self.host} is already in use")
         url = f"tcp://{self.host}:{self.port}"
-        args = [binary, "broker", "--listener-url", url, "--advertised-listener-url", url]
+        advertised = f"tcp://{self.host}:{self.advertised_port or self.port}"
+        args = [binary, "broker", "--listener-url", url, "--advertised-listener-url", advertised]
         if self.cert or self.key:
             args += ["--cert", str(self.cert), "--key", str(self.key)]
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}

@@ -31,6 +31,9 @@ from .watch import ChangeWaiter
 
 Start = Union[Literal["end", "beginning"], int]
 
+#: Seconds a finished, forgotten file is still recognised when looking for rotated files.
+FORGOTTEN_MEMORY = 600.0
+
 
 @dataclass
 class ReaderOptions:
@@ -96,6 +99,7 @@ class Reader:
         self.chains: dict[str, deque[TrackedFile]] = {}
         self._by_key: dict[str, TrackedFile] = {}
         self._finished: dict[str, _Finished] = {}  # closed files, by key, until gone
+        self._recently_forgotten: dict[tuple[int, int], float] = {}  # (dev, inode) -> when
         self._ready: deque[LineBatch] = deque()
         self._cursor = 0
         self._opened_any = False
@@ -301,6 +305,7 @@ class Reader:
                 # Files that came and went at this path since we last looked at it.
                 known = {(f.identity.device, f.identity.inode) for f in self._tracked()}
                 known |= {(d.identity.device, d.identity.inode) for d in self._finished.values()}
+                known |= self._recently_forgotten.keys()
                 known.add((stat.st_dev, stat.st_ino))
                 since = self._seen_at[path] - 1.0  # slack: file times are coarse
                 for between in await anyio.to_thread.run_sync(find_rotated, path, since, known):
@@ -317,6 +322,13 @@ class Reader:
             if key not in seen and done.checkpoint.position >= done.position:
                 del self._finished[key]
                 self.checkpoints.forget(key)
+                # A rotated-away file still sits next to the path (app.log.1): remember it for a
+                # while so a later rotation's look for files "in between" does not read it again.
+                self._recently_forgotten[(done.identity.device, done.identity.inode)] = time.monotonic()
+        horizon = time.monotonic() - FORGOTTEN_MEMORY
+        for identity, when in list(self._recently_forgotten.items()):
+            if when < horizon:
+                del self._recently_forgotten[identity]
 
     async def _open(self, path: str, real_path: str, start: Start | None) -> TrackedFile | None:
         """Open ``real_path`` as the next file of ``path``'s chain.

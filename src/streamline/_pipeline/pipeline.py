@@ -245,17 +245,29 @@ class Pipeline:
             self.stats.acknowledged_batches += 1
 
     async def _ticker(self) -> None:
+        # Checkpoints are checked often (a save happens once their flush interval passed), so a
+        # crash repeats at most about one interval of lines; the status callback runs every tick.
+        next_tick = anyio.current_time() + self.tick_interval
         while True:
-            await anyio.sleep(self.tick_interval)
-            await self._tick()
+            await anyio.sleep(min(0.2, self.tick_interval))
+            await self._save_checkpoints()
+            if anyio.current_time() >= next_tick:
+                next_tick += self.tick_interval
+                await self._call_on_tick()
 
     async def _tick(self) -> None:
+        await self._save_checkpoints()
+        await self._call_on_tick()
+
+    async def _save_checkpoints(self) -> None:
         checkpoints = self.source.checkpoints
         if checkpoints is not None:
             try:
                 await checkpoints.flush_if_due()
             except Exception as exc:  # noqa: BLE001 - keep running; the next flush retries
                 log.warning("saving checkpoints failed: %s", exc)
+
+    async def _call_on_tick(self) -> None:
         if self.on_tick is not None:
             result = self.on_tick(self)
             if hasattr(result, "__await__"):
