@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 
@@ -27,40 +29,57 @@ def access_log_lines(count: int) -> list[bytes]:
 
 @app.command("demo")
 def demo_command(
-    lines: int = typer.Option(10_000, "--lines", min=1, help="How many access-log lines to ship."),
+    lines: int = typer.Option(100_000, "--lines", min=1, help="How many access-log lines to generate and ship."),
     show: int = typer.Option(5, "--show", min=0, help="How many consumed messages to print."),
 ) -> None:
-    """Start the embedded broker, ship an access log to Kafka, consume it back and show it."""
+    """The log agent end to end: start the embedded broker, write an access.log, ship it with
+    acknowledged checkpoints (like `streamline ship --once`), consume it back and show it."""
+    import tempfile
+
     from .._admin import Admin
     from .._broker import EmbeddedBroker
     from .._consumer import consume
+    from .._follow import Checkpoints, follow
+    from .._pipeline import Pipeline, TopicSink
     from .._producer import Producer
 
     async def main() -> None:
         out = sys.stdout
-        async with EmbeddedBroker() as broker:
-            bootstrap = broker.bootstrap_servers
-            out.write(f"embedded broker (Tansu) ready at {bootstrap}\n")
-            async with Admin(bootstrap) as admin:
-                await admin.create_topic("access-log", partitions=4)
-            data = access_log_lines(lines)
-            started = time.perf_counter()
-            async with Producer(bootstrap, acks="all") as producer:
-                await producer.send_many("access-log", [(line.split(b" ", 1)[0], line) for line in data])
-            shipped = time.perf_counter() - started
-            out.write(f"shipped {lines} lines with acks=all in {shipped:.2f}s ({lines / shipped:,.0f} lines/s)\n")
-            seen = 0
-            started = time.perf_counter()
-            async with consume("access-log", bootstrap_servers=bootstrap, start="beginning") as stream:
-                async for msg in stream:
-                    if seen < show:
-                        out.write(
-                            f"Partition:{msg.partition} Offset:{msg.offset} Key:{msg.key_text} Value:{msg.text}\n"
-                        )
-                    seen += 1
-                    if seen == lines:
-                        break
-            took = time.perf_counter() - started
-            out.write(f"consumed all {seen} lines back from 4 partitions in {took:.2f}s\n")
+        with tempfile.TemporaryDirectory(prefix="streamline-demo-") as workdir:
+            log = os.path.join(workdir, "access.log")
+            with open(log, "wb") as f:
+                f.write(b"\n".join(access_log_lines(lines)) + b"\n")
+            out.write(f"wrote {lines:,} lines to {log}\n")
+            async with EmbeddedBroker() as broker:
+                bootstrap = broker.bootstrap_servers
+                out.write(f"embedded broker (Tansu) ready at {bootstrap}\n")
+                async with Admin(bootstrap) as admin:
+                    await admin.create_topic("access-log", partitions=4)
+                checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"))
+                started = time.perf_counter()
+                async with Producer(bootstrap, acks="all") as producer:
+                    follower = follow(log, start="beginning", checkpoints=checkpoints, stop_at_eof=True)
+                    stats = await Pipeline(follower, to=TopicSink(producer, "access-log")).run()
+                shipped = time.perf_counter() - started
+                with open(checkpoints.path, "rb") as saved:
+                    [record] = json.load(saved)["files"].values()
+                out.write(
+                    f"shipped {stats.delivered:,} lines with acks=all in {shipped:.2f}s "
+                    f"({stats.delivered / shipped:,.0f} lines/s); acknowledged checkpoint at byte "
+                    f"{record['offset']:,} of {os.path.getsize(log):,}\n"
+                )
+                seen = 0
+                started = time.perf_counter()
+                async with consume("access-log", bootstrap_servers=bootstrap, start="beginning") as stream:
+                    async for msg in stream:
+                        if seen < show:
+                            out.write(
+                                f"Partition:{msg.partition} Offset:{msg.offset} Key:{msg.key_text} Value:{msg.text}\n"
+                            )
+                        seen += 1
+                        if seen == lines:
+                            break
+                took = time.perf_counter() - started
+                out.write(f"consumed all {seen:,} lines back from 4 partitions in {took:.2f}s\n")
 
     run_async(main)
