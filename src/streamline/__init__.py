@@ -11,6 +11,7 @@ from ._admin import Admin, PartitionInfo, TopicInfo
 from ._broker import EmbeddedBroker, EmbeddedBrokerError
 from ._config import ConnectionConfig, Secret
 from ._consumer import MessageStream, consume
+from ._groups import GroupAdmin, GroupError, GroupInfo, GroupMember, PartitionLag
 from ._follow import (
     Checkpoints,
     FileIdentity,
@@ -66,6 +67,10 @@ __all__ = [
     "FileIdentity",
     "Follower",
     "FollowerStats",
+    "GroupAdmin",
+    "GroupError",
+    "GroupInfo",
+    "GroupMember",
     "Line",
     "LineBatch",
     "LineTooLongError",
@@ -73,6 +78,7 @@ __all__ = [
     "MessageStream",
     "OnError",
     "PartitionInfo",
+    "PartitionLag",
     "Pipeline",
     "PipelineError",
     "PipelineStats",

@@ -6,6 +6,6 @@ from ._app import app
 from ._run import main
 
 # Importing a command module registers its commands on ``app``.
-from . import _broker, _consume, _demo, _follow, _produce, _run_pipeline, _ship, _topics  # noqa: E402,F401
+from . import _broker, _consume, _demo, _follow, _groups, _produce, _run_pipeline, _ship, _topics  # noqa: E402,F401
 
 __all__ = ["app", "main"]
