@@ -176,6 +176,7 @@ class MessageStream:
         self._acks: dict[Key, PartitionAcks] | None = (
             {} if ack == "manual" and group is not None else None
         )
+        self._track_pending = group is not None and ack == "auto"
         self._committed: dict[Key, int] = {}
         self._message_class: type[Message] = _ackable_class(self) if ack == "manual" else Message
         self._workers: Any = None  # the running PartitionWorkers of run(), if any
@@ -300,7 +301,7 @@ class MessageStream:
                 self._queue(await self._fetch())
         msg = self._buffer[self._index]
         self._index += 1
-        if self.group is not None and self._acks is None:
+        if self._track_pending:
             self._pending = msg
         return msg
 
@@ -320,7 +321,7 @@ class MessageStream:
                 async for batch in self.batches():
                     yield batch
             return
-        auto_group = self.group is not None and self._acks is None
+        auto_group = self._track_pending
         while True:
             if self._pending is not None:
                 self._finish_pending()
