@@ -141,6 +141,19 @@ class ConnectionConfig:
             values["sasl_mechanism"] = str(values["sasl_mechanism"]).upper()
         return cls(**values)
 
+    @classmethod
+    def from_args(
+        cls, bootstrap_servers: str | list[str] | None, connection: "ConnectionConfig | None"
+    ) -> "ConnectionConfig":
+        """What Producer, consume and Admin do with their two connection arguments: an explicit
+        ``bootstrap_servers`` overrides the given (or environment-resolved) config."""
+        if connection is None:
+            return cls.resolve(bootstrap_servers)
+        if bootstrap_servers is None:
+            return connection
+        servers = bootstrap_servers if isinstance(bootstrap_servers, str) else ",".join(bootstrap_servers)
+        return connection.with_overrides(bootstrap_servers=servers)
+
     def with_overrides(self, **changes: Any) -> "ConnectionConfig":
         """Return a copy with some fields changed (validated again)."""
         return replace(self, **changes)

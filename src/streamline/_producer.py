@@ -80,11 +80,7 @@ class Producer:
             raise ConfigurationError(f"max_batch_bytes must be an integer >= 1024 (got {max_batch_bytes!r})")
         if not delivery_timeout > 0:
             raise ConfigurationError(f"delivery_timeout must be > 0 seconds (got {delivery_timeout!r})")
-        if connection is None:
-            connection = ConnectionConfig.resolve(bootstrap_servers)
-        elif bootstrap_servers is not None:
-            connection = connection.with_overrides(bootstrap_servers=_join(bootstrap_servers))
-        self.connection = connection
+        self.connection = ConnectionConfig.from_args(bootstrap_servers, connection)
         self._options: dict[str, Any] = {
             "acks": self.acks,
             "compression_type": self.compression,
@@ -361,10 +357,6 @@ class Delivery:
 
 def _no_partition(topic: str, partition: int, count: int) -> str:
     return f"topic {topic!r} has partitions 0..{count - 1}; partition {partition} does not exist"
-
-
-def _join(servers: str | list[str]) -> str:
-    return servers if isinstance(servers, str) else ",".join(servers)
 
 
 def _require_codec(name: str) -> None:
