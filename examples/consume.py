@@ -20,13 +20,17 @@ async def main(topic: str, start: str, limit: Optional[int]) -> None:
     # The Go version asks for the topic's partitions and starts one ConsumePartition goroutine
     # per partition at OffsetNewest. consume() does all of that: it assigns every partition
     # (also ones added later) and fans them into one stream, each starting at `start`.
+    # `async with` closes the consumer the moment the block is left — also when the program
+    # ends right after a `break` (the bare `async for msg in consume(...)` form closes on the
+    # event loop's next turns, which asyncio.run() does not wait for at exit).
     seen = 0
-    async for msg in consume(topic, start=start):
-        # key_text and text decode the bytes as UTF-8 ("" for a missing key, like sarama's nil).
-        print(f"Partition:{msg.partition} Offset:{msg.offset} Key:{msg.key_text} Value:{msg.text}", flush=True)
-        seen += 1
-        if limit is not None and seen >= limit:
-            break  # leaving the loop closes the consumer
+    async with consume(topic, start=start) as messages:
+        async for msg in messages:
+            # key_text and text decode the bytes as UTF-8 ("" for a missing key, like sarama's nil).
+            print(f"Partition:{msg.partition} Offset:{msg.offset} Key:{msg.key_text} Value:{msg.text}", flush=True)
+            seen += 1
+            if limit is not None and seen >= limit:
+                break
 
 
 if __name__ == "__main__":

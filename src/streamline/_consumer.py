@@ -60,7 +60,9 @@ def consume(
 
     ``async with consume(...) as stream`` closes deterministically and, in a group, counts the
     last message as processed when the block exits without an exception. The bare ``async for``
-    form closes on the next event-loop tick after ``break``; in a group it re-delivers the
+    form closes on the next event-loop turns after ``break`` (asyncio.run() does not wait for
+    that at exit, so a program that ends right after the loop should use ``async with``); in a
+    group it re-delivers the
     message you broke on (it cannot tell a ``break`` from an exception).
 
     - ``start``: ``"end"`` (alias ``"latest"``, ``"newest"``), ``"beginning"`` (``"earliest"``,

@@ -72,6 +72,13 @@ class Message(ConsumerRecord):  # type: ignore[type-arg]
             len(key) if key is not None else -1, len(value) if value is not None else -1, headers,
         )
 
+    def ack(self) -> None:
+        """Acknowledge this message; it matters with ``consume(..., group=..., ack="manual")``.
+
+        Messages of a manual-ack stream override this. Elsewhere (auto mode, no group, a message
+        built by hand) there is nothing to acknowledge and it does nothing, like ``stream.ack``.
+        """
+
     @property
     def text(self) -> str:
         """The value decoded as UTF-8 (invalid bytes replaced); ``""`` for a null value."""

@@ -59,12 +59,6 @@ def test_produce_reports_an_unreachable_broker_in_one_line(unused_tcp_port: int)
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `break` out of a bare `async for msg in consume(...)` just before asyncio.run() "
-    "returns leaves the consumer's connections unclosed (the async-generator finaliser's aclose() "
-    "task is cancelled by asyncio.run's shutdown), so `python -X dev` reports ResourceWarnings",
-)
 def test_consume_example_closes_its_connections(kafka_bootstrap: str, new_topic) -> None:
     topic = new_topic(partitions=1)
     assert run_example("produce.py", "--topic", topic, bootstrap=kafka_bootstrap).returncode == 0

@@ -245,3 +245,13 @@ def test_invalid_pipeline_options_are_rejected_at_setup() -> None:
         OnError(then="dead_letter")
     with pytest.raises(ConfigurationError, match="dead_letter, skip, stop"):
         OnError(then="ignore")  # type: ignore[arg-type]
+
+
+def test_a_group_source_must_use_manual_acks() -> None:
+    from streamline import consume
+
+    stream = consume("t", bootstrap_servers="127.0.0.1:1", group="g")  # auto: no network yet
+    with pytest.raises(ConfigurationError, match='ack="manual"'):
+        Pipeline(stream, to=list().extend)
+    Pipeline(consume("t", bootstrap_servers="127.0.0.1:1", group="g", ack="manual"), to=list().extend)
+    Pipeline(consume("t", bootstrap_servers="127.0.0.1:1"), to=list().extend)  # no group: nothing to commit

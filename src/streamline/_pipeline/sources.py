@@ -43,6 +43,13 @@ class Source:
     def __init__(self, obj: Any) -> None:
         self.obj = obj
         self.kind = _kind(obj)
+        if self.kind == "stream" and obj.group is not None and getattr(obj, "ack_mode", "manual") != "manual":
+            from .._errors import ConfigurationError
+
+            raise ConfigurationError(
+                "a consumer-group source must use consume(..., ack=\"manual\") so the pipeline "
+                "commits offsets only after delivery"
+            )
 
     @contextlib.asynccontextmanager
     async def opened(self) -> AsyncIterator["Source"]:
