@@ -107,9 +107,14 @@ class Checkpoints:
         self._last_flush = time.monotonic()
 
     async def close(self) -> None:
-        """Save what is acknowledged and release the directory."""
+        """Save what is acknowledged and release the directory.
+
+        A store that never opened (e.g. its file is corrupt) writes nothing: the user's file stays
+        as it was, to be inspected or repaired.
+        """
         try:
-            await self.flush()
+            if self._lock_fd is not None:
+                await self.flush()
         finally:
             self._tracked.clear()
             if self._lock_fd is not None:

@@ -75,6 +75,9 @@ def ship_command(
     compression: Optional[str] = typer.Option(None, "--compression", help="gzip, snappy, lz4 or zstd."),
     grace: float = typer.Option(30.0, "--grace", min=0.1, help="Seconds to drain in-flight data on SIGINT/SIGTERM."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line."),
+    status_every: float = typer.Option(
+        10.0, "--status-every", min=0.1, help="Seconds between status log lines when not on a terminal."
+    ),
 ) -> None:
     """Follow files like tail -F and ship every line to TOPIC (the tutorial's log agent).
 
@@ -92,7 +95,7 @@ def ship_command(
     items = compile_key_template(key) if key else None
     producer = Producer(acks=acks, compression=compression, connection=connection(ctx))
     follower = follow(paths, start=start, checkpoints=Checkpoints(checkpoints), stop_at_eof=once)
-    status = None if quiet else StatusLine(follower)
+    status = None if quiet else StatusLine(follower, log_every=status_every)
 
     async def main() -> None:
         from ._pipelines import run_with_signals
