@@ -255,3 +255,14 @@ def test_a_group_source_must_use_manual_acks() -> None:
         Pipeline(stream, to=list().extend)
     Pipeline(consume("t", bootstrap_servers="127.0.0.1:1", group="g", ack="manual"), to=list().extend)
     Pipeline(consume("t", bootstrap_servers="127.0.0.1:1"), to=list().extend)  # no group: nothing to commit
+
+
+async def test_values_dropped_on_purpose_are_acknowledged(tmp_path) -> None:
+    log = tmp_path / "noise.log"
+    log.write_bytes(b"debug a\ninfo b\ndebug c\n")
+    kept: list = []
+    follower = follow(str(log), start="beginning", checkpoints=str(tmp_path / "c"), stop_at_eof=True)
+    stats = await Pipeline(follower, lambda line: None if line.startswith(b"debug") else line, to=kept.extend).run()
+    assert kept == [b"info b"] and stats.dropped == 2
+    saved = json.loads((tmp_path / "c" / "checkpoints.json").read_text())
+    assert [r["offset"] for r in saved["files"].values()] == [log.stat().st_size]
