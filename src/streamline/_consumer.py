@@ -5,37 +5,34 @@ partitions added later. With ``group`` it joins the consumer group and commits a
 offset only up to messages that are processed (at-least-once): finished by the loop body
 (``ack="auto"``) or acknowledged (``ack="manual"``, bookkept by :mod:`._offsets`).
 :meth:`MessageStream.run` hands each partition to its own worker task (:mod:`._workers`).
+
+This module holds the stream's lifecycle and iteration; commits are made in :mod:`._commits`,
+and partition discovery and start positions live in :mod:`._positions` (both base classes of
+:class:`MessageStream`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import logging
 import time
-import weakref
 from collections import deque
 from datetime import datetime
 from types import TracebackType
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Sequence, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable
 
 import anyio
-from aiokafka import ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import KafkaError
 
 from . import _client
+from ._commits import Key, OffsetCommits, _ackable_class, _Listener
 from ._config import ConnectionConfig
 from ._errors import ConfigurationError, StreamlineError
 from ._models import Message
 from ._offsets import PartitionAcks
+from ._positions import StartPositions
 from ._validation import Start, check_topics, parse_start
 
-log = logging.getLogger("streamline.consume")
-
 ACK_MODES = ("auto", "manual")
-
-#: ``(topic, partition)``; equal to (and hashes like) aiokafka's ``TopicPartition``.
-Key = tuple  # type: ignore[type-arg]
 
 
 def consume(
@@ -134,7 +131,7 @@ def consume(
 Handler = Callable[[Any], Awaitable[Any]]
 
 
-class MessageStream:
+class MessageStream(OffsetCommits, StartPositions):
     """The stream :func:`consume` returns: an async iterator and an async context manager.
 
     >>> async with consume("logs", group="indexer") as stream:  # doctest: +SKIP
@@ -414,273 +411,3 @@ class MessageStream:
             state = "closed" if self._closed else "not open; use `async with consume(...)` or `async for`"
             raise StreamlineError(f"the stream is {state}")
         return self._consumer
-
-    # -- processed messages --------------------------------------------------------------------
-
-    def ack(self, item: Union[Message, Sequence[Message]]) -> None:
-        """Acknowledge a message, or a list of messages of one partition (what :meth:`batches` yields).
-
-        With ``ack="manual"`` the partition's committed offset advances over the contiguous
-        prefix of acknowledged messages; acks may come in any order, from any task of this event
-        loop. Acks for partitions this member no longer owns, and every ack with
-        ``ack="auto"`` (where the loop itself marks progress) or without a group, are ignored.
-
-        >>> stream.ack(batch)  # doctest: +SKIP
-        """
-        acks = self._acks
-        if acks is None:
-            return
-        if isinstance(item, Message):
-            tracker = acks.get((item.topic, item.partition))
-            if tracker is not None:
-                tracker.ack(item.offset)
-        elif item:
-            first = item[0]
-            tracker = acks.get((first.topic, first.partition))
-            if tracker is not None:
-                if item[-1].partition != first.partition or item[-1].topic != first.topic:
-                    raise StreamlineError("ack() takes messages of one partition (as batches() yields them)")
-                tracker.ack_many(_OffsetsOf(item))
-        if self._draining:
-            self._progress.set()
-
-    def _deliver(self, tp: Key, batch: list[Message]) -> None:
-        assert self._acks is not None
-        tracker = self._acks.get(tp)
-        if tracker is None:
-            tracker = self._acks[tp] = PartitionAcks()
-        offsets = _OffsetsOf(batch)
-        try:
-            tracker.deliver(offsets)
-        except ValueError:
-            # Delivered again (a broker reset the position): the earlier copies no longer count.
-            tracker.withdraw_from(batch[0].offset)
-            tracker.deliver(offsets)
-
-    def _mark(self, msg: Message) -> None:
-        self._processed[(msg.topic, msg.partition)] = msg.offset + 1
-
-    def _finish_pending(self) -> None:
-        assert self._pending is not None
-        self._mark(self._pending)
-        self._pending = None
-        if self._draining:
-            self._progress.set()
-
-    def _busy(self, partitions: set[Key]) -> bool:
-        """True while a message of ``partitions`` is handed out and not processed."""
-        pending = self._pending
-        if pending is not None and (pending.topic, pending.partition) in partitions:
-            return True
-        if self._acks is not None:
-            for tp in partitions:
-                tracker = self._acks.get(tp)
-                if tracker is not None and tracker.outstanding:
-                    return True
-        return self._workers is not None and self._workers.busy(partitions)
-
-    async def _drain(self, partitions: set[Key], timeout: float) -> None:
-        """Wait (at most ``timeout``) until the in-flight messages of ``partitions`` are processed."""
-        deadline = time.monotonic() + timeout
-        self._draining += 1
-        try:
-            while self._busy(partitions):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    log.warning(
-                        "%s: messages of %s still in flight after %gs; they go to the next owner",
-                        self.group, _describe_keys(partitions), timeout,
-                    )
-                    break
-                self._progress.clear()
-                try:
-                    await asyncio.wait_for(self._progress.wait(), min(left, 0.2))
-                except asyncio.TimeoutError:
-                    pass
-        finally:
-            self._draining -= 1
-
-    async def _release(self, partitions: set[Key]) -> None:
-        """Stop delivering ``partitions`` and wait (bounded) for their in-flight messages."""
-        if not partitions:
-            return
-        # Fetched messages not handed out yet belong to the next owner.
-        first_dropped: dict[Key, int] = {}
-        kept: deque[list[Message]] = deque()
-        for chunk in ([self._buffer[self._index :]] if self._index < len(self._buffer) else []) + list(self._chunks):
-            tp = (chunk[0].topic, chunk[0].partition)
-            if tp in partitions:
-                first_dropped.setdefault(tp, chunk[0].offset)
-            else:
-                kept.append(chunk)
-        self._buffer, self._index = [], 0
-        self._chunks, self._chunked = kept, sum(len(c) for c in kept)
-        if self._acks is not None:
-            for tp, offset in first_dropped.items():
-                tracker = self._acks.get(tp)
-                if tracker is not None:
-                    tracker.withdraw_from(offset)
-        if self._workers is not None:
-            self._workers.stop(partitions)
-        await self._drain(partitions, self._revoke_timeout)
-        if self._workers is not None:
-            await self._workers.cancel_stragglers(partitions)
-
-    # -- positions and commits ---------------------------------------------------------------
-
-    async def _assign_new_partitions(self) -> None:
-        consumer = self._running()
-        self._next_refresh = time.monotonic() + self._refresh_interval
-        current = await _client.bounded(
-            _client.fetch_partitions(consumer, self.topics), self.connection, "a metadata request"
-        )
-        first, self._initial_assignment_done = not self._initial_assignment_done, True
-        new = [
-            TopicPartition(t, p)
-            for t, parts in current.items()
-            for p in sorted(parts - self._known.get(t, set()))
-        ]
-        if not new:
-            return
-        for t, parts in current.items():
-            self._known.setdefault(t, set()).update(parts)
-        consumer.assign(sorted(set(consumer.assignment()) | set(new)))
-        if first:
-            await self._seek_start(consumer, new)
-        else:
-            # Partitions (or topics) that appeared while running hold only new data.
-            await consumer.seek_to_beginning(*new)
-
-    async def _seek_start(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        start = self._start
-        if not partitions:
-            return
-        if start == "end":
-            await consumer.seek_to_end(*partitions)
-            # Resolve now: "end" means the end when the stream was opened, not at the first fetch.
-            for tp in partitions:
-                await consumer.position(tp)
-        elif start == "beginning":
-            await consumer.seek_to_beginning(*partitions)
-        elif isinstance(start, int):
-            for tp in partitions:
-                consumer.seek(tp, start)
-        else:
-            assert isinstance(start, datetime)
-            millis = int(start.timestamp() * 1000)
-            found = await consumer.offsets_for_times({tp: millis for tp in partitions})
-            past_end = [tp for tp, ot in found.items() if ot is None]
-            for tp, ot in found.items():
-                if ot is not None:
-                    consumer.seek(tp, ot.offset)
-            if past_end:
-                await consumer.seek_to_end(*past_end)
-
-    def committable(self) -> dict[tuple[str, int], int]:
-        """The offset each partition may commit now: 1 + its last contiguous processed offset."""
-        offsets = dict(self._processed)
-        if self._acks is not None:
-            for tp, tracker in self._acks.items():
-                position = tracker.committable
-                if position is not None:
-                    offsets[tp] = position
-        return offsets
-
-    async def _commit(self, consumer: Any, *, final: bool = False, only: Iterable[Key] | None = None) -> None:
-        self._next_commit = time.monotonic() + self._commit_interval
-        wanted = self.committable()
-        owned = set(consumer.assignment())
-        keys = wanted.keys() if only is None else set(only)
-        offsets = {
-            TopicPartition(*tp): wanted[tp]
-            for tp in keys
-            if tp in wanted and tp in owned and self._committed.get(tp) != wanted[tp]
-        }
-        if not offsets:
-            return
-        try:
-            await consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
-            # Not fatal: the messages are processed, only their commit is late, so a new owner may
-            # see them again (at-least-once). The next commit retries.
-            log.warning("commit of %s failed (%s); will retry", _describe(offsets), exc)
-            return
-        self._committed.update(offsets)
-
-    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
-        consumer = self._consumer
-        if consumer is None:
-            return
-        await self._release(set(revoked))
-        await self._commit(consumer, only=revoked)
-        for tp in revoked:
-            self._processed.pop(tp, None)
-            self._committed.pop(tp, None)
-            if self._acks is not None:
-                self._acks.pop(tp, None)
-        if self._pending is not None and (self._pending.topic, self._pending.partition) in revoked:
-            self._pending = None
-
-    async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._assignments += 1
-        consumer = self._consumer
-        if consumer is None or not isinstance(self._start, (int, datetime)):
-            return
-        fresh = [tp for tp in assigned if await consumer.committed(tp) is None]
-        await self._seek_start(consumer, fresh)
-
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, stream: MessageStream) -> None:
-        self._stream = stream
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        await self._stream._on_revoked(set(revoked))
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        await self._stream._on_assigned(set(assigned))
-
-
-class _OffsetsOf:
-    """The offsets of a list of messages, as a sequence, without building a list of ints."""
-
-    __slots__ = ("_messages",)
-
-    def __init__(self, messages: Sequence[Message]) -> None:
-        self._messages = messages
-
-    def __len__(self) -> int:
-        return len(self._messages)
-
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return [m.offset for m in self._messages[i]]
-        return self._messages[i].offset
-
-
-def _ackable_class(stream: MessageStream) -> type[Message]:
-    """A per-stream subclass of :class:`Message` whose ``ack()`` reaches the stream.
-
-    Records are re-labelled to it exactly as to ``Message``, so ``msg.ack()`` costs nothing on
-    the fetch path; the stream is held weakly (an ack after it is gone is ignored).
-    """
-    ref = weakref.ref(stream)
-
-    def ack(self: Message) -> None:
-        """Acknowledge this message (``consume(..., ack="manual")``): it is processed."""
-        owner = ref()
-        if owner is not None:
-            owner.ack(self)
-
-    def __reduce__(self: Message) -> Any:  # pickle as a plain Message
-        return (Message, tuple(getattr(self, f.name) for f in dataclasses.fields(Message)))
-
-    return type("Message", (Message,), {"ack": ack, "__reduce__": __reduce__, "__module__": Message.__module__})
-
-
-def _describe(offsets: dict[TopicPartition, int]) -> str:
-    return ", ".join(f"{tp.topic}[{tp.partition}]@{o}" for tp, o in sorted(offsets.items()))
-
-
-def _describe_keys(keys: Iterable[Key]) -> str:
-    return ", ".join(f"{t}[{p}]" for t, p in sorted(keys))
