@@ -1,0 +1,374 @@
+"""Bad input without a broker: odd bytes in files, files that are not files, unreadable files,
+invalid option values, and brokers that do not resolve or do not answer.
+
+The promise every time: a typed exception (library) or one ``streamline: error:`` line and a
+non-zero exit (CLI), no traceback, no hang past the configured timeout, nothing accepted lost.
+docs/reliability.md maps each kind of bad input to the test that covers it (here or elsewhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from streamline import (
+    Admin,
+    BrokerUnavailableError,
+    ConfigurationError,
+    ConnectionConfig,
+    Producer,
+    StreamlineError,
+    consume,
+    follow,
+)
+from streamline._follow import LineTooLongError
+
+STREAMLINE = os.path.join(os.path.dirname(sys.executable), "streamline")
+UNRESOLVABLE = "nonexistent.invalid:9092"  # .invalid never resolves (RFC 6761)
+
+# Root ignores file permissions; dropping the two DAC capabilities makes a mode-000 file unreadable.
+DROP_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
+
+
+def unprivileged(argv: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return argv
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: permissions cannot be denied")
+    return [*DROP_DAC, "--", *argv]
+
+
+def run_cli(*args: str, timeout: float = 30, privileged: bool = True) -> tuple[int, str, str, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLINE_")}
+    argv = [STREAMLINE, *args]
+    started = time.monotonic()
+    proc = subprocess.run(
+        argv if privileged else unprivileged(argv),
+        capture_output=True, stdin=subprocess.DEVNULL, env=env, timeout=timeout,
+    )
+    return proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"), time.monotonic() - started
+
+
+def one_error_line(code: int, out: str, err: str, expected_code: int) -> str:
+    assert code == expected_code, (code, out, err)
+    assert "Traceback" not in out + err, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("streamline: error: "), err
+    return lines[0]
+
+
+async def read_all(path: Path | str, **options: object) -> list[bytes]:
+    async with follow(path, start="beginning", stop_at_eof=True, **options) as lines:  # type: ignore[arg-type]
+        return [line.data async for line in lines]
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """``127.0.0.1:PORT`` of a socket that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.shutdown(socket.SHUT_RDWR)
+        server.close()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+
+
+# -- bytes in files ------------------------------------------------------------------------------
+
+
+async def test_invalid_utf8_nul_crlf_and_no_final_newline_pass_through(tmp_path: Path) -> None:
+    log = tmp_path / "odd.log"
+    log.write_bytes(b"bad \xff\xfe\xc3\x28 utf8\nnul \x00 byte\x00\ncrlf\r\nlone\rcr\n\nlast, no newline")
+    async with follow(log, start="beginning", stop_at_eof=True) as lines:
+        got = [line async for line in lines]
+    assert [line.data for line in got] == [
+        b"bad \xff\xfe\xc3\x28 utf8", b"nul \x00 byte\x00", b"crlf", b"lone\rcr", b"", b"last, no newline",
+    ]
+    assert got[0].text == "bad \ufffd\ufffd\ufffd( utf8"  # .text never raises
+    assert got[-1].offset + len(b"last, no newline") == log.stat().st_size  # no byte lost
+
+
+async def test_empty_file_yields_nothing_and_ends(tmp_path: Path) -> None:
+    log = tmp_path / "empty.log"
+    log.touch()
+    assert await asyncio.wait_for(read_all(log), 10) == []
+
+
+async def test_a_10_mb_line_is_split_skipped_or_an_error_by_policy(tmp_path: Path) -> None:
+    log = tmp_path / "big.log"
+    big = bytes(range(33, 127)) * (10 * 1024 * 1024 // 94 + 1)
+    big = big[: 10 * 1024 * 1024]
+    log.write_bytes(b"before\n" + big + b"\nafter\n")
+
+    pieces = await read_all(log)  # default: split into max_line_bytes (1 MiB) pieces, nothing lost
+    assert pieces[0] == b"before" and pieces[-1] == b"after"
+    assert b"".join(pieces[1:-1]) == big and max(map(len, pieces)) <= 1 << 20
+
+    async with follow(log, start="beginning", stop_at_eof=True, long_lines="skip") as lines:
+        assert [line.data async for line in lines] == [b"before", b"after"]
+        assert lines.stats.skipped_long_lines == 1  # counted, not silent
+
+    with pytest.raises(LineTooLongError, match=r"big\.log.*max_line_bytes") as info:
+        await read_all(log, long_lines="error")
+    assert isinstance(info.value, StreamlineError)
+    assert "\n" not in str(info.value)
+
+
+async def test_file_replaced_by_a_directory_keeps_what_was_read_and_goes_on(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_bytes(b"one\ntwo\n")
+    async with follow(log, start="beginning", poll_interval=0.05) as follower:
+        lines = aiter(follower)
+        got = [await asyncio.wait_for(anext(lines), 5) for _ in range(2)]
+        with open(log, "ab") as f:
+            f.write(b"three\n")
+        log.rename(tmp_path / "app.log.1")
+        log.mkdir()  # the path is now a directory: not followed, not an error
+        got.append(await asyncio.wait_for(anext(lines), 5))  # the renamed file is read to its end
+        await asyncio.sleep(0.3)  # a few scans see the directory
+        log.rmdir()
+        log.write_bytes(b"four\n")
+        got.append(await asyncio.wait_for(anext(lines), 5))
+    assert [line.data for line in got] == [b"one", b"two", b"three", b"four"]
+
+
+def _unblock_fifo(path: Path) -> None:
+    """Open the FIFO for writing (and close it) so a reader stuck in open(2) gets EOF."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return  # nobody is blocked reading it
+    os.close(fd)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: _follow/files.py open_file() opens a FIFO with a blocking O_RDONLY: follow() hangs "
+    "in a worker thread until a writer appears, and SIGTERM cannot stop `streamline follow`",
+)
+async def test_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.log"
+    os.mkfifo(fifo)
+    try:
+        try:
+            await asyncio.wait_for(read_all(fifo, must_exist=True), 5)
+        except asyncio.TimeoutError:
+            pytest.fail("follow() on a FIFO still waits after 5 s")
+        except (StreamlineError, OSError):
+            pass  # refused with a typed error: what we want
+        else:
+            pytest.fail("follow() on a FIFO neither refused it nor waited")
+    finally:
+        _unblock_fifo(fifo)
+
+
+async def test_file_replaced_by_a_fifo_keeps_what_was_read_and_goes_on(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_bytes(b"one\n")
+    try:
+        async with follow(log, start="beginning", poll_interval=0.05) as follower:
+            lines = aiter(follower)
+            assert (await asyncio.wait_for(anext(lines), 5)).data == b"one"
+            log.rename(tmp_path / "app.log.1")
+            os.mkfifo(log)
+            await asyncio.sleep(0.5)  # a scan tries the FIFO
+            os.unlink(log)
+            log.write_bytes(b"two\n")
+            assert (await asyncio.wait_for(anext(lines), 5)).data == b"two"
+    finally:
+        if log.exists() and not log.is_file():
+            _unblock_fifo(log)
+
+
+PERMISSION_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from streamline import follow
+
+    async def main():
+        try:
+            async with follow(sys.argv[1], start="beginning", stop_at_eof=True, must_exist=True) as lines:
+                print("lines", [line.data async for line in lines])
+        except OSError as exc:
+            print("raised", type(exc).__name__, exc.filename)
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+    """
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: _follow/reader.py _open() swallows PermissionError: follow(must_exist=True) on an "
+    "unreadable file yields nothing and ends (stop_at_eof) or waits forever, with no error",
+)
+def test_permission_denied_is_a_typed_error_naming_the_file(tmp_path: Path) -> None:
+    log = tmp_path / "secret.log"
+    log.write_bytes(b"x\n")
+    log.chmod(0)
+    proc = subprocess.run(
+        unprivileged([sys.executable, "-c", PERMISSION_SCRIPT, str(log)]), capture_output=True, timeout=30
+    )
+    assert proc.stdout.decode().split() == ["raised", "PermissionError", str(log)], proc.stderr.decode()
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: `streamline follow` exits 0 silently on an unreadable file (reader.py swallows PermissionError)")
+def test_cli_follow_permission_denied_is_one_line_exit_1(tmp_path: Path) -> None:
+    log = tmp_path / "secret.log"
+    log.write_bytes(b"x\n")
+    log.chmod(0)
+    code, out, err, _ = run_cli("follow", str(log), "--from", "beginning", "--once", privileged=False)
+    assert "Permission denied" in one_error_line(code, out, err, 1)
+
+
+def test_cli_follow_of_a_directory_is_one_line_exit_1(tmp_path: Path) -> None:
+    code, out, err, _ = run_cli("follow", str(tmp_path), "--once")
+    assert "Is a directory" in one_error_line(code, out, err, 1)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: `streamline follow FIFO` hangs in open(2) and ignores SIGTERM")
+def test_cli_follow_of_a_fifo_does_not_hang(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.log"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([STREAMLINE, "follow", str(fifo), "--once", "--must-exist"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        _, err = proc.communicate(timeout=6)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        _unblock_fifo(fifo)
+        pytest.fail("streamline follow on a FIFO still runs after 6 s")
+    assert proc.returncode == 1 and err.decode().startswith("streamline: error: ")
+
+
+# -- option values ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        pytest.param(["produce", "bad/topic", "--value", "x"], "invalid topic name", id="produce-topic"),
+        pytest.param(["produce", "x" * 250, "--value", "x"], "1-249 characters", id="produce-long-topic"),
+        pytest.param(["consume", "..", "--max", "1"], "invalid topic name", id="consume-topic"),
+        pytest.param(["ship", "a.log", "--topic", "spaced topic"], "invalid topic name", id="ship-topic"),
+        pytest.param(["topics", "create", "bad topic"], "invalid topic name", id="topics-create"),
+        pytest.param(["consume", "t", "--from", "-5"], "start offset must be >= 0", id="negative-offset"),
+        pytest.param(["produce", "t", "--value", "x", "--partition", "-1"], "partition", id="negative-partition"),
+        pytest.param(["consume", "t", "--from", "12abc"], "ISO-8601", id="offset-garbage"),
+        pytest.param(["follow", "a.log", "--from", "-3"], "byte offset", id="follow-offset"),
+        pytest.param(["consume", "t", "--from", "2026-13-45T00:00:00"], "ISO-8601", id="impossible-time"),
+        pytest.param(["consume", "t", "--from", "yesterday noon"], "ISO-8601", id="words-for-time"),
+        pytest.param(["produce", "t", "--value", "x", "--header", "novalue"], "key=value", id="header-no-equals"),
+        pytest.param(["produce", "t", "--value", "x", "--header", "=v"], "key=value", id="header-empty-name"),
+        pytest.param(["produce", "t", "--value", "x", "--compression", "brotli"], "gzip, snappy, lz4, zstd", id="produce-compression"),
+        pytest.param(["ship", "a.log", "--topic", "t", "--compression", "zip"], "gzip, snappy, lz4, zstd", id="ship-compression"),
+        pytest.param(["ship", "a.log", "--topic", "t", "--acks", "2"], "acks", id="ship-acks"),
+        pytest.param(["ship", "a.log", "--topic", "t", "--key", "{nope}"], "placeholder", id="ship-key"),
+        pytest.param(["--connect-timeout", "soon", "topics", "list"], "--connect-timeout", id="connect-timeout"),
+        pytest.param(["-b", "no-port", "topics", "list"], "HOST:PORT", id="bootstrap-format"),
+    ],
+)
+def test_bad_values_are_one_line_and_exit_2_before_any_connection(tmp_path: Path, args: list[str], fragment: str) -> None:
+    # 127.0.0.1:1 refuses connections: a validation that came too late would fail differently.
+    code, out, err, seconds = run_cli("-b", "127.0.0.1:1", *args) if args[0] != "-b" else run_cli(*args)
+    assert fragment in one_error_line(code, out, err, 2)
+    assert seconds < 10
+
+
+def test_library_rejects_bad_values_with_configuration_errors() -> None:
+    bad_calls = [
+        lambda: Producer("127.0.0.1:1", compression="brotli"),  # type: ignore[arg-type]
+        lambda: Producer("127.0.0.1:1", acks=2),  # type: ignore[arg-type]
+        lambda: consume("bad/topic", bootstrap_servers="127.0.0.1:1"),
+        lambda: consume("t", bootstrap_servers="127.0.0.1:1", start=-1),
+        lambda: consume("t", bootstrap_servers="127.0.0.1:1", start="2026-02-30T00:00:00"),
+        lambda: ConnectionConfig.resolve("nohost", env={}),
+        lambda: follow("a.log", start=-5),  # type: ignore[arg-type]
+        lambda: follow("a.log", max_line_bytes=0),
+    ]
+    for call in bad_calls:
+        with pytest.raises(ConfigurationError) as info:
+            call()
+        assert "\n" not in str(info.value)
+
+
+async def test_library_rejects_bad_headers_and_topics_on_send() -> None:
+    async def attempts(producer: Producer) -> None:
+        for kwargs in ({"headers": [("", b"x")]}, {"headers": [("k", 5)]}, {"headers": "k=v"}):
+            with pytest.raises(ConfigurationError):
+                await producer.send("t", "v", **kwargs)  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match="invalid topic name"):
+            await producer.send("a b", "v")
+
+    # Validation happens before the network: the producer is never started.
+    await attempts(Producer("127.0.0.1:1"))
+
+
+# -- brokers that do not resolve or do not answer ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["produce", "t", "--value", "x"], id="produce"),
+        pytest.param(["consume", "t", "--max", "1"], id="consume"),
+        pytest.param(["topics", "list"], id="topics"),
+        pytest.param(["groups", "list"], id="groups"),
+        pytest.param(["ship", "NONE", "--topic", "t", "--once"], id="ship"),
+    ],
+)
+@pytest.mark.parametrize("where", ["unresolvable", "silent"])
+def test_cli_broker_that_does_not_resolve_or_answer(tmp_path: Path, silent_server: str, args: list[str], where: str) -> None:
+    address = UNRESOLVABLE if where == "unresolvable" else silent_server
+    log = tmp_path / "a.log"
+    log.write_bytes(b"accepted line\n")
+    if args[0] == "ship":
+        args = [str(log) if a == "NONE" else a for a in args] + ["--checkpoints", str(tmp_path / "ck")]
+    code, out, err, seconds = run_cli("-b", address, "--connect-timeout", "3", *args)
+    assert address in one_error_line(code, out, err, 1)
+    assert seconds < 3 + 7, f"took {seconds:.1f}s with --connect-timeout 3"
+    if args[0] == "ship":  # nothing was acknowledged, so no position may have been saved past 0
+        assert log.read_bytes() == b"accepted line\n"
+        saved = tmp_path / "ck" / "checkpoints.json"
+        assert not saved.exists() or '"position": 0' in saved.read_text() or "position" not in saved.read_text()
+
+
+@pytest.mark.parametrize("where", ["unresolvable", "silent"])
+async def test_library_broker_that_does_not_resolve_or_answer(silent_server: str, where: str) -> None:
+    address = UNRESOLVABLE if where == "unresolvable" else silent_server
+    config = ConnectionConfig.resolve(address, connect_timeout=2, env={})
+    for client in (Producer(connection=config), consume("t", connection=config), Admin(connection=config)):
+        started = time.monotonic()
+        with pytest.raises(BrokerUnavailableError) as info:
+            async with client:  # type: ignore[attr-defined]
+                pass
+        assert time.monotonic() - started < 2 + 5
+        assert address in str(info.value) and "\n" not in str(info.value)
