@@ -1,0 +1,78 @@
+"""Rotations while a writer appends 50k lines/s: rename+create and copytruncate.
+
+copytruncate has a window no shipper can close: lines written after the copy started and before
+the truncation ended (and lines of the write just before the copy, if they were not read yet)
+exist only in the copy, which a shipper following ``app.log`` does not read. Those lines are
+exempt and counted; every other line must arrive, and nothing may arrive that was not written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import pytest
+
+from faultkit import LONG, CopyTruncator, RateWriter, report
+from shipping import Writer, line, read_topic, start_ship
+
+pytestmark = pytest.mark.faults
+
+RATE = 50_000
+SECONDS = 60 if LONG else 8
+
+
+@pytest.mark.timeout(600 if LONG else 120)
+async def test_rename_and_create_at_50k_lines_per_second(kafka_bootstrap, new_topic, tmp_path) -> None:
+    topic = new_topic(partitions=4)
+    log, ckpt, out = tmp_path / "app.log", tmp_path / "ckpt", tmp_path / "ship.out"
+    log.touch()
+    ship = start_ship(kafka_bootstrap, topic, [str(log)], ckpt, log=out)
+    await asyncio.sleep(1.5)
+    total = RATE * SECONDS
+    writer = Writer(log, total, RATE, rotate_every=RATE)  # about one rotation a second
+    writer.start()
+    await asyncio.to_thread(writer.join)
+    seen = await read_topic(kafka_bootstrap, topic, total, timeout=90)
+    ship.send_signal(signal.SIGTERM)
+    assert ship.wait(40) == 0, out.read_text()[-2000:]
+    expected = {line(i) for i in range(total)}
+    missing, corrupted = expected - set(seen), set(seen) - expected
+    duplicates = sum(seen.values()) - len(seen)
+    report("rotation_rename_create", lines=total, rotations=writer.rotations, lost=len(missing),
+           corrupted=len(corrupted), duplicates=duplicates)
+    assert writer.rotations >= SECONDS // 2
+    assert not missing and not corrupted and duplicates == 0
+
+
+@pytest.mark.timeout(600 if LONG else 120)
+async def test_copytruncate_at_50k_lines_per_second(kafka_bootstrap, new_topic, tmp_path) -> None:
+    topic = new_topic(partitions=4)
+    log, ckpt, out = tmp_path / "app.log", tmp_path / "ckpt", tmp_path / "ship.out"
+    log.touch()
+    ship = start_ship(kafka_bootstrap, topic, [str(log)], ckpt, log=out)
+    await asyncio.sleep(1.5)
+    writer = RateWriter(log, RATE, limit=RATE * SECONDS)
+    rotator = CopyTruncator(log, every=1.0)
+    writer.start()
+    rotator.start()
+    await asyncio.to_thread(writer.join)
+    rotator.stop()
+    total = writer.written
+    exempt: set[int] = set()
+    for start, end in rotator.windows:
+        exempt |= writer.lines_written_between(start, end)
+    must_arrive = {line(i) for i in range(total) if i not in exempt}
+    seen = await read_topic(kafka_bootstrap, topic, len(must_arrive), timeout=90)
+    ship.send_signal(signal.SIGTERM)
+    assert ship.wait(40) == 0, out.read_text()[-2000:]
+    written = {line(i) for i in range(total)}
+    missing, corrupted = must_arrive - set(seen), set(seen) - written
+    lost_in_windows = len(written - set(seen)) - len(missing)
+    duplicates = sum(seen.values()) - len(seen)
+    report("rotation_copytruncate", lines=total, rotations=len(rotator.windows), exempt_lines=len(exempt),
+           lost_in_windows=lost_in_windows, lost_outside_windows=len(missing), corrupted=len(corrupted),
+           duplicates=duplicates)
+    assert len(rotator.windows) >= SECONDS // 2
+    assert not missing, f"{len(missing)} lines outside the copy-truncate windows lost, e.g. {sorted(missing)[:3]}"
+    assert not corrupted, f"{len(corrupted)} values were not lines written, e.g. {sorted(corrupted)[:3]}"

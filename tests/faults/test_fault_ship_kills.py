@@ -1,0 +1,57 @@
+"""SIGKILL `streamline ship` at random points of a live stream and restart it each time."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import time
+
+import pytest
+
+from faultkit import LONG, RateWriter, report
+from shipping import line, read_topic, start_ship
+
+pytestmark = pytest.mark.faults
+
+KILLS = 100 if LONG else 20
+RATE = 20_000  # lines/s appended while shipping
+CHECKPOINT_INTERVAL = 1.0  # ship saves acknowledged positions every second
+
+
+@pytest.mark.timeout(600 if LONG else 180)
+async def test_sigkill_at_random_points_loses_nothing(kafka_bootstrap, new_topic, tmp_path) -> None:
+    topic = new_topic(partitions=4)
+    log, ckpt, out = tmp_path / "access.log", tmp_path / "ckpt", tmp_path / "ship.out"
+    writer = RateWriter(log, RATE)
+    writer.start()
+    rng = random.Random(20)
+    ship = start_ship(kafka_bootstrap, topic, [str(log)], ckpt, log=out)
+    lifetimes = []
+    try:
+        for _ in range(KILLS):
+            born = time.monotonic()
+            await asyncio.sleep(rng.uniform(0.5, 1.5))
+            ship.send_signal(signal.SIGKILL)
+            ship.wait()
+            lifetimes.append(time.monotonic() - born)
+            ship = start_ship(kafka_bootstrap, topic, [str(log)], ckpt, log=out)
+    finally:
+        writer.stop()
+    total = writer.written
+    seen = await read_topic(kafka_bootstrap, topic, total, timeout=90)
+    ship.send_signal(signal.SIGTERM)
+    assert ship.wait(40) == 0, out.read_text()[-2000:]
+
+    expected = {line(i) for i in range(total)}
+    missing, corrupted = expected - set(seen), set(seen) - expected
+    duplicates = sum(seen.values()) - len(seen)
+    bound = KILLS * writer.achieved_rate * (CHECKPOINT_INTERVAL + 1.0)
+    report(
+        "ship_sigkill", kills=KILLS, lines=total, rate=round(writer.achieved_rate), lost=len(missing),
+        corrupted=len(corrupted), duplicates=duplicates, duplicates_per_kill=round(duplicates / KILLS),
+        bound_per_kill=round(bound / KILLS), mean_lifetime_s=round(sum(lifetimes) / len(lifetimes), 2),
+    )
+    assert not missing, f"{len(missing)} lines lost, e.g. {sorted(missing)[:3]}"
+    assert not corrupted, f"{len(corrupted)} values were not lines written, e.g. {sorted(corrupted)[:3]}"
+    assert duplicates <= bound, f"{duplicates} duplicates over {KILLS} kills (bound {bound:.0f})"
