@@ -245,6 +245,8 @@ class MessageStream(OffsetCommits, StartPositions):
         consumer = self._consumer
         if consumer is None:
             return
+        if self.group is None:
+            self._buffer, self._index = [], 0  # nothing more is handed out after close
         try:
             if self.group is not None:
                 try:
@@ -277,15 +279,47 @@ class MessageStream(OffsetCommits, StartPositions):
 
     def __aiter__(self) -> AsyncIterator[Message]:
         if self._entered:
-            return self
+            return self._messages()
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[Message]:
         # The bare `async for msg in consume(...)` form: an async generator, so leaving the loop
         # closes the consumer through the event loop's async-generator finaliser.
         async with self:
-            while True:
-                yield await self.__anext__()
+            async for msg in self._messages():
+                yield msg
+
+    async def _messages(self) -> AsyncIterator[Message]:
+        """The per-message hot path: an async generator resumed once per message (a coroutine per
+        message, as ``__anext__`` costs, is measurably slower). It walks the shared buffer and
+        stops as soon as a revoke (or close) replaces it, so revoked messages are not handed out."""
+        track = self._track_pending
+        while not self._closed:
+            buffer = self._buffer
+            if track:
+                index = self._index
+                if index < len(buffer):
+                    self._index = index + 1
+                    msg = self._pending = buffer[index]
+                    yield msg
+                    if self._pending is msg:
+                        self._finish_pending()  # resumed: the loop body finished it
+                    continue
+            else:
+                for index in range(self._index, len(buffer)):
+                    if buffer is not self._buffer:
+                        break  # a revoke replaced the buffer: stop handing this chunk out
+                    self._index = index + 1
+                    yield buffer[index]
+                if buffer is not self._buffer or self._index < len(buffer):
+                    continue
+            if self._pending is not None:
+                self._finish_pending()
+            if self._chunks:
+                self._buffer, self._index = self._chunks.popleft(), 0
+                self._chunked -= len(self._buffer)
+            else:
+                self._queue(await self._fetch())
 
     async def __anext__(self) -> Message:
         if self._closed:
