@@ -308,6 +308,9 @@ class Producer:
                 f"a record of about {batch.size()} bytes for topic {topic!r} is too large "
                 f"(the limit is {limit} bytes; raise max_batch_bytes to send larger records)"
             )
+        # A closed batch is complete: the sender takes it at once instead of lingering linger_ms
+        # for records that will never come (and send() cannot append to it).
+        batch.close()
         return await producer.send_batch(batch, topic, partition=partition)
 
     def _delivery_error(self, topic: str, exc: KafkaError) -> DeliveryError:
