@@ -32,9 +32,14 @@ async def start_bounded(client: Any, config: ConnectionConfig) -> None:
     except asyncio.TimeoutError:
         await _close_quietly(client)
         raise unavailable(config) from None
-    except KafkaConnectionError as exc:
+    except KafkaConnectionError:
         await _close_quietly(client)
-        raise unavailable(config, "connection failed (is a broker running there?)") from None
+        if config.uses_tls and (problem := await _tls_problem(config)):
+            raise unavailable(config, problem) from None
+        hint = "is a broker running there?"
+        if config.uses_sasl:  # aiokafka reports a refused SASL handshake as a failed bootstrap
+            hint += f" does it accept SASL {config.sasl_mechanism}?"
+        raise unavailable(config, f"connection failed ({hint})") from None
     except KafkaError as exc:
         await _close_quietly(client)
         raise BrokerUnavailableError(
@@ -45,6 +50,41 @@ async def start_bounded(client: Any, config: ConnectionConfig) -> None:
         raise BrokerUnavailableError(
             f"cannot connect to Kafka at {config.bootstrap_servers}: {_first_line(exc)}"
         ) from None
+    except Exception:
+        await _close_quietly(client)
+        if not config.uses_sasl:
+            raise
+        # aiokafka's SCRAM client fails with e.g. KeyError('v') when the server refuses the
+        # exchange; its text says nothing useful (and must never carry the password).
+        raise BrokerUnavailableError(
+            f"Kafka at {config.bootstrap_servers} refused SASL {config.sasl_mechanism} "
+            f"authentication as {config.sasl_username!r} (wrong user, password or mechanism?)"
+        ) from None
+
+
+async def _tls_problem(config: ConnectionConfig) -> str | None:
+    """Why a TLS handshake with the first bootstrap server fails, if it does (aiokafka only
+    logs the reason and raises a bare connection error)."""
+    import ssl
+
+    host, _, port = config.bootstrap_servers.split(",")[0].strip().rpartition(":")
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, int(port), ssl=config.ssl_context(), server_hostname=host),
+            min(5.0, config.connect_timeout),
+        )
+    except ssl.SSLCertVerificationError as exc:
+        return f"TLS certificate verification failed: {exc.verify_message} (check the CA file)"
+    except ssl.SSLError as exc:
+        return f"TLS handshake failed: {exc.reason or _first_line(exc)}"
+    except (OSError, asyncio.TimeoutError):
+        return None
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except (OSError, ssl.SSLError):
+        pass
+    return None
 
 
 async def bounded(aw: Awaitable[T], config: ConnectionConfig, what: str) -> T:
