@@ -92,12 +92,7 @@ class GroupAdmin:
     def __init__(
         self, bootstrap_servers: str | list[str] | None = None, *, connection: ConnectionConfig | None = None
     ) -> None:
-        if connection is None:
-            connection = ConnectionConfig.resolve(bootstrap_servers)
-        elif bootstrap_servers is not None:
-            servers = bootstrap_servers if isinstance(bootstrap_servers, str) else ",".join(bootstrap_servers)
-            connection = connection.with_overrides(bootstrap_servers=servers)
-        self.connection = connection
+        self.connection = ConnectionConfig.from_args(bootstrap_servers, connection)
         self._admin: Any = None
         self._consumer: Any = None
 

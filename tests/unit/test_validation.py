@@ -98,3 +98,5 @@ def test_consume_rejects_bad_options_before_connecting() -> None:
         consume("ok", bootstrap_servers="127.0.0.1:1", start="sometime")
     with pytest.raises(ConfigurationError, match="at least one topic"):
         consume([], bootstrap_servers="127.0.0.1:1")
+    with pytest.raises(ConfigurationError, match="fetch_max_wait"):
+        consume("ok", bootstrap_servers="127.0.0.1:1", fetch_max_wait=0)
