@@ -168,11 +168,6 @@ def _unblock_fifo(path: Path) -> None:
     os.close(fd)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _follow/files.py open_file() opens a FIFO with a blocking O_RDONLY: follow() hangs "
-    "in a worker thread until a writer appears, and SIGTERM cannot stop `streamline follow`",
-)
 async def test_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.log"
     os.mkfifo(fifo)
@@ -224,11 +219,6 @@ PERMISSION_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _follow/reader.py _open() swallows PermissionError: follow(must_exist=True) on an "
-    "unreadable file yields nothing and ends (stop_at_eof) or waits forever, with no error",
-)
 def test_permission_denied_is_a_typed_error_naming_the_file(tmp_path: Path) -> None:
     log = tmp_path / "secret.log"
     log.write_bytes(b"x\n")
@@ -239,7 +229,6 @@ def test_permission_denied_is_a_typed_error_naming_the_file(tmp_path: Path) -> N
     assert proc.stdout.decode().split() == ["raised", "PermissionError", str(log)], proc.stderr.decode()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `streamline follow` exits 0 silently on an unreadable file (reader.py swallows PermissionError)")
 def test_cli_follow_permission_denied_is_one_line_exit_1(tmp_path: Path) -> None:
     log = tmp_path / "secret.log"
     log.write_bytes(b"x\n")
@@ -253,7 +242,6 @@ def test_cli_follow_of_a_directory_is_one_line_exit_1(tmp_path: Path) -> None:
     assert "Is a directory" in one_error_line(code, out, err, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `streamline follow FIFO` hangs in open(2) and ignores SIGTERM")
 def test_cli_follow_of_a_fifo_does_not_hang(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.log"
     os.mkfifo(fifo)

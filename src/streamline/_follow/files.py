@@ -7,6 +7,7 @@ chunk (with its checks), one call looks at every followed path.
 from __future__ import annotations
 
 import glob
+import errno
 import os
 import stat as stat_module
 from dataclasses import dataclass
@@ -39,13 +40,25 @@ class Turn:
     identity: FileIdentity | None = None  # new or grown identity
 
 
+class NotARegularFileError(OSError):
+    """A FIFO, socket or device where a log file was expected."""
+
+
+def check_readable(path: str) -> None:
+    """Raise what opening ``path`` for following would raise (permission, directory, FIFO...)."""
+    os.close(open_file(path).fd)
+
+
 def open_file(path: str, saved_position: object = None) -> Opened:
-    """Open ``path`` for following; ``IsADirectoryError`` for a directory."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    """Open ``path`` for following; ``IsADirectoryError`` for a directory, ``NotARegularFileError``
+    for a FIFO or device (opened non-blocking, so a FIFO without a writer cannot hang us)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         stat = os.fstat(fd)
         if stat_module.S_ISDIR(stat.st_mode):
             raise IsADirectoryError(21, "Is a directory", path)
+        if not stat_module.S_ISREG(stat.st_mode):
+            raise NotARegularFileError(errno.EINVAL, "Not a regular file", path)
         identity = identify(fd, stat)
         tail_start = max(0, stat.st_size - END_LOOKBACK)
         tail = os.pread(fd, stat.st_size - tail_start, tail_start)

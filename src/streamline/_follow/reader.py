@@ -22,7 +22,7 @@ from typing import Literal, Union
 import anyio
 
 from .checkpoints import Checkpoints, FileCheckpoint, record_identity
-from .files import Opened, find_by_identity, find_rotated, open_file, read_turn
+from .files import NotARegularFileError, Opened, check_readable, find_by_identity, find_rotated, open_file, read_turn
 from .files import scan, scan_all
 from .framing import Framed, LineFramer, LineTooLongError, LongLinePolicy
 from .identity import FileIdentity
@@ -126,6 +126,9 @@ class Reader:
             stat = found[path]
             if stat is not None and stat_module.S_ISDIR(stat.st_mode):
                 raise IsADirectoryError(21, "Is a directory", path)
+            if stat is not None:
+                # Unreadable, a FIFO, a device: say so now, naming the file, rather than wait.
+                await anyio.to_thread.run_sync(check_readable, path)
         await self._resume_rotated(found)
         await self._reconcile(found, initial=True)
 
@@ -339,7 +342,7 @@ class Reader:
         try:
             with anyio.CancelScope(shield=True):  # a cancelled open must not leak the descriptor
                 opened = await anyio.to_thread.run_sync(open_file, real_path, store.saved_position)
-        except (FileNotFoundError, IsADirectoryError, PermissionError):
+        except (FileNotFoundError, IsADirectoryError, PermissionError, NotARegularFileError):
             return None  # gone again, or not a file: the next scan decides
         key = opened.identity.key
         if key in self._by_key:
