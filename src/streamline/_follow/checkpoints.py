@@ -104,7 +104,9 @@ class Checkpoints:
         """Lock the directory and load saved positions; :class:`CheckpointError` if corrupt."""
         await anyio.to_thread.run_sync(self._open_sync)
         self._flush_lock = anyio.Lock()
-        self._last_flush = time.monotonic()
+        # No save yet: the first acknowledged position is written at the first chance, so a
+        # process killed soon after it started does not repeat what it already delivered.
+        self._last_flush = 0.0
 
     async def close(self) -> None:
         """Save what is acknowledged and release the directory.
@@ -219,8 +221,11 @@ class Checkpoints:
         return json.dumps({"version": FORMAT_VERSION, "files": files}, indent=1).encode()
 
     async def flush(self) -> None:
-        """Save acknowledged positions now, if they changed (atomic: temp file, fsync, rename)."""
-        self._last_flush = time.monotonic()
+        """Save acknowledged positions now, if they changed (atomic: temp file, fsync, rename).
+
+        ``flush_interval`` counts from the last actual write, so the first change after a quiet
+        spell is saved at once and a busy stream is saved once per interval.
+        """
         payload = self.snapshot()
         if payload == self._last_written:
             return
@@ -228,6 +233,7 @@ class Checkpoints:
         async with lock:
             await anyio.to_thread.run_sync(self._write, payload)
         self._last_written = payload
+        self._last_flush = time.monotonic()
 
     @property
     def last_saved(self) -> float | None:
