@@ -129,9 +129,10 @@ class EmbeddedBroker:
     def _failure(self, why: str) -> EmbeddedBrokerError:
         output = ""
         if self._log is not None:
+            self._log.flush()
             self._log.seek(0)
-            lines = self._log.read().decode("utf-8", "replace").strip().splitlines()
-            output = f"; last output: {lines[-1][:200]}" if lines else ""
+            lines = [ln for ln in self._log.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+            output = f"; it said: {lines[0].strip()[:200]}" if lines else ""
         return EmbeddedBrokerError(f"the embedded broker on {self.host}:{self.port} {why}{output}")
 
     def start(self) -> "EmbeddedBroker":
@@ -140,13 +141,15 @@ class EmbeddedBroker:
         deadline = time.monotonic() + self.ready_timeout
         while True:
             if not self.running:
+                failure = self._failure("exited during start-up")  # read its output before closing it
                 self.stop()
-                raise self._failure("exited during start-up")
+                raise failure
             if _answers_metadata(self.host, int(self.port or 0), self.cert is not None):
                 return self
             if time.monotonic() > deadline:
+                failure = self._failure(f"did not answer within {self.ready_timeout:g}s")
                 self.stop()
-                raise self._failure(f"did not answer within {self.ready_timeout:g}s")
+                raise failure
             time.sleep(0.05)
 
     def stop(self) -> None:
