@@ -236,6 +236,10 @@ class _OffsetsOf:
     def __init__(self, messages: Sequence[Message]) -> None:
         self._messages = messages
 
+    def same_batch(self, other: object) -> bool:
+        """True when both views are over the very list of messages that was delivered."""
+        return isinstance(other, _OffsetsOf) and other._messages is self._messages
+
     def __len__(self) -> int:
         return len(self._messages)
 

@@ -27,6 +27,15 @@ from bisect import bisect_left, bisect_right
 from typing import Sequence
 
 
+def _is_the_batch(offsets: Sequence[int], delivered: Sequence[int]) -> bool:
+    """Whether ``offsets`` are exactly the delivered batch: O(1) for the very list that was
+    handed out (what ``stream.batches()`` yields), an element-wise check otherwise."""
+    same = getattr(offsets, "same_batch", None)
+    if same is not None and same(delivered):
+        return True
+    return offsets is delivered or all(a == b for a, b in zip(offsets, delivered))
+
+
 class _Run:
     """One delivered batch: its offsets (ascending) and which of them are acknowledged."""
 
@@ -117,14 +126,7 @@ class PartitionAcks:
         if not n:
             return 0
         run = self._find(offsets[0])
-        if (
-            run is not None
-            and not run.done
-            and not run.acked
-            and n == run.count
-            and offsets[0] == run.first
-            and offsets[-1] == run.last
-        ):
+        if run is not None and not run.done and not run.acked and n == run.count and _is_the_batch(offsets, run.offsets):
             run.done = True
             self._outstanding -= n
             return n

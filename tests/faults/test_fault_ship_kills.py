@@ -19,6 +19,18 @@ RATE = 20_000  # lines/s appended while shipping
 CHECKPOINT_INTERVAL = 1.0  # ship saves acknowledged positions every second
 
 
+async def _first_save_since(path, since: float, timeout: float = 15.0) -> None:
+    wall_since = time.time() - (time.monotonic() - since)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if path.stat().st_mtime >= wall_since:
+                return
+        except FileNotFoundError:
+            pass
+        await asyncio.sleep(0.05)
+
+
 @pytest.mark.timeout(600 if LONG else 180)
 async def test_sigkill_at_random_points_loses_nothing(kafka_bootstrap, new_topic, tmp_path) -> None:
     topic = new_topic(partitions=4)
@@ -31,7 +43,11 @@ async def test_sigkill_at_random_points_loses_nothing(kafka_bootstrap, new_topic
     try:
         for _ in range(KILLS):
             born = time.monotonic()
-            await asyncio.sleep(rng.uniform(0.5, 1.5))
+            # A random point of the stream once this process is shipping: after its first
+            # checkpoint save (a process killed while still starting has delivered nothing new,
+            # and rapid kills before any save would only measure start-up time).
+            await _first_save_since(ckpt / "checkpoints.json", born)
+            await asyncio.sleep(rng.uniform(0.0, 1.5))
             ship.send_signal(signal.SIGKILL)
             ship.wait()
             lifetimes.append(time.monotonic() - born)
