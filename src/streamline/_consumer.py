@@ -297,12 +297,18 @@ class MessageStream(OffsetCommits, StartPositions):
 
     async def _messages(self) -> AsyncIterator[Message]:
         """The per-message hot path: an async generator resumed once per message (a coroutine per
-        message, as ``__anext__`` costs, is measurably slower). It walks the shared buffer and
-        stops as soon as a revoke (or close) replaces it, so revoked messages are not handed out."""
+        message, as ``__anext__`` costs, is measurably slower). Without a group it walks each
+        chunk as a plain list; in a group it walks the shared buffer and stops as soon as a revoke
+        replaces it, so revoked messages are not handed out."""
         track = self._track_pending
+        solo = self.group is None  # no group: nothing is ever revoked, nothing to track
         while not self._closed:
             buffer = self._buffer
-            if track:
+            if solo:
+                start, self._index = self._index, len(buffer)  # hand out the rest of this chunk
+                for msg in buffer if start == 0 else buffer[start:]:
+                    yield msg
+            elif track:
                 index = self._index
                 if index < len(buffer):
                     self._index = index + 1
