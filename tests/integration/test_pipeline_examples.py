@@ -78,7 +78,7 @@ async def test_enrich_parses_and_dead_letters(kafka_bootstrap, new_topic, tmp_pa
     async with Producer(kafka_bootstrap) as producer:
         await producer.send_many(source, good[:25] + bad + good[25:])
     done = await asyncio.to_thread(
-        run_example, "enrich.py", source, target, dlq, "--seconds", "9", bootstrap=kafka_bootstrap, cwd=tmp_path
+        run_example, "enrich.py", source, target, dlq, "--seconds", "15", bootstrap=kafka_bootstrap, cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr.decode()
     parsed = [json.loads(m.value) for m in await read(kafka_bootstrap, target, 50)]
