@@ -194,16 +194,18 @@ class Pipeline:
                     batch.token.retain(len(self.sinks) - 1)
                 remaining = [len(self.sinks)]
                 for sink in self.sinks:
-                    pending = await self._submit(sink, batch)
+                    # Submitting may wait for buffer space: that wait is the backpressure.
+                    pending = await self._retrying(sink, lambda sink=sink: sink.submit(batch))
                     deliveries.start_soon(self._await_delivery, sink, batch, pending, limiter, remaining)
 
-    async def _submit(self, sink: Any, batch: Batch) -> Awaitable[Any]:
+    async def _retrying(self, sink: Any, operation: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``operation`` until it succeeds, backing off after each retriable error."""
         attempt = 0
         while True:
             try:
-                return await sink.submit(batch)
+                return await operation()
             except StreamlineError as exc:
-                if not getattr(exc, "retriable", False):
+                if not exc.retriable:
                     raise
                 attempt += 1
                 self.stats.delivery_retries += 1
@@ -212,23 +214,22 @@ class Pipeline:
     async def _await_delivery(
         self, sink: Any, batch: Batch, pending: Awaitable[Any], limiter: anyio.Semaphore, remaining: list[int]
     ) -> None:
-        attempt = 0
-        while True:
-            try:
-                await pending
-                break
-            except StreamlineError as exc:
-                if not getattr(exc, "retriable", False):
-                    raise
-                attempt += 1
-                self.stats.delivery_retries += 1
-                await self._backoff(attempt, sink, exc)
-                pending = await self._submit(sink, batch)
-        self.stats.delivered += len(batch.values)
+        first: Awaitable[Any] | None = pending
+
+        async def delivered() -> None:
+            nonlocal first
+            if first is not None:
+                waiting, first = first, None
+                await waiting
+            else:  # the last attempt failed: submit the batch again
+                await (await sink.submit(batch))
+
+        await self._retrying(sink, delivered)
         batch.token.release()
         remaining[0] -= 1
         if remaining[0] == 0:
             self.stats.in_flight -= 1
+            self.stats.delivered += len(batch.values)
             if batch.token.done:
                 self.stats.acknowledged_batches += 1
             limiter.release()
