@@ -1,6 +1,38 @@
-"""Shared test set-up: make tests/support importable (fault-injection helpers)."""
+"""Shared test set-up: tests/support is importable, and fixtures several suites use."""
 
+import socket
 import sys
+import threading
 from pathlib import Path
+from typing import Iterator
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "support"))
+
+
+@pytest.fixture
+def silent_broker() -> Iterator[str]:
+    """``127.0.0.1:PORT`` of a server that accepts connections and never says a word."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:  # closed: the test is over
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.shutdown(socket.SHUT_RDWR)
+        server.close()
+        thread.join(5)
+        for conn in held:
+            conn.close()

@@ -17,7 +17,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Iterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -282,34 +281,6 @@ def test_unreachable_broker_exits_1_naming_it(cli, args: list[str]) -> None:
     result = cli("-b", address, *args, timeout=30)
     assert address in assert_one_error(result, 1)
     assert result.seconds < 15, str(result)
-
-
-@pytest.fixture
-def silent_broker() -> Iterator[str]:
-    """``127.0.0.1:PORT`` of a server that accepts connections and never says a word."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:  # closed: the test is over
-                return
-            held.append(conn)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        server.shutdown(socket.SHUT_RDWR)
-        server.close()
-        thread.join(5)
-        for conn in held:
-            conn.close()
 
 
 @pytest.mark.parametrize(

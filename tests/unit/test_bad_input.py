@@ -11,14 +11,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -71,33 +68,6 @@ def one_error_line(code: int, out: str, err: str, expected_code: int) -> str:
 async def read_all(path: Path | str, **options: object) -> list[bytes]:
     async with follow(path, start="beginning", stop_at_eof=True, **options) as lines:  # type: ignore[arg-type]
         return [line.data async for line in lines]
-
-
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """``127.0.0.1:PORT`` of a socket that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                return
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        server.shutdown(socket.SHUT_RDWR)
-        server.close()
-        thread.join(5)
-        for conn in held:
-            conn.close()
 
 
 # -- bytes in files ------------------------------------------------------------------------------
@@ -334,8 +304,8 @@ async def test_library_rejects_bad_headers_and_topics_on_send() -> None:
     ],
 )
 @pytest.mark.parametrize("where", ["unresolvable", "silent"])
-def test_cli_broker_that_does_not_resolve_or_answer(tmp_path: Path, silent_server: str, args: list[str], where: str) -> None:
-    address = UNRESOLVABLE if where == "unresolvable" else silent_server
+def test_cli_broker_that_does_not_resolve_or_answer(tmp_path: Path, silent_broker: str, args: list[str], where: str) -> None:
+    address = UNRESOLVABLE if where == "unresolvable" else silent_broker
     log = tmp_path / "a.log"
     log.write_bytes(b"accepted line\n")
     if args[0] == "ship":
@@ -350,8 +320,8 @@ def test_cli_broker_that_does_not_resolve_or_answer(tmp_path: Path, silent_serve
 
 
 @pytest.mark.parametrize("where", ["unresolvable", "silent"])
-async def test_library_broker_that_does_not_resolve_or_answer(silent_server: str, where: str) -> None:
-    address = UNRESOLVABLE if where == "unresolvable" else silent_server
+async def test_library_broker_that_does_not_resolve_or_answer(silent_broker: str, where: str) -> None:
+    address = UNRESOLVABLE if where == "unresolvable" else silent_broker
     config = ConnectionConfig.resolve(address, connect_timeout=2, env={})
     for client in (Producer(connection=config), consume("t", connection=config), Admin(connection=config)):
         started = time.monotonic()
