@@ -11,7 +11,6 @@ settings reach aiokafka unchanged. docs/reliability.md records both gaps.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import shutil
@@ -19,12 +18,12 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from tcp_proxy import TcpProxy
 
 from streamline import Admin, BrokerUnavailableError, ConnectionConfig, EmbeddedBroker, Producer, consume
 from streamline._broker import broker_binary, free_port
@@ -55,65 +54,6 @@ def make_ca(directory: Path, name: str) -> tuple[Path, Path, Path]:
     return ca, cert, key
 
 
-class TlsTerminator:
-    """Accept TLS on ``port`` with ``cert``/``key`` and forward the plaintext to ``target_port``."""
-
-    def __init__(self, target_port: int, cert: Path, key: Path) -> None:
-        self.port = free_port()
-        self.target_port = target_port
-        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.context.load_cert_chain(cert, key)
-        self.handshakes_failed = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.AbstractServer | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    def __enter__(self) -> "TlsTerminator":
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        self._loop.close()
-
-    async def _start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._handle, "127.0.0.1", self.port, ssl=self.context, ssl_handshake_timeout=5
-        )
-
-    async def _stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._writers):
-            writer.close()
-        await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.close()
-            return
-        self._writers.update((writer, up_writer))
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except (ConnectionError, OSError, ssl.SSLError):
-                pass
-            finally:
-                dst.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-        self._writers.difference_update((writer, up_writer))
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     directory = tmp_path_factory.mktemp("pki")
@@ -126,7 +66,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def tls_bootstrap(pki: dict[str, Path]) -> Iterator[str]:
     """``127.0.0.1:PORT`` of the embedded broker reachable only through TLS."""
     broker_port = free_port()
-    with TlsTerminator(broker_port, pki["cert"], pki["key"]) as terminator:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pki["cert"], pki["key"])
+    with TcpProxy(broker_port, tls=context) as terminator:
         with EmbeddedBroker(port=broker_port, advertised_port=terminator.port):
             yield f"127.0.0.1:{terminator.port}"
 

@@ -1,4 +1,5 @@
 """A TCP proxy for fault injection: forward to the broker, cut every connection, restore.
+With ``tls=`` it also terminates TLS in front of a plaintext broker.
 
 Runs its own event loop in a thread, so it works from sync and async tests alike.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 
 
@@ -17,8 +19,11 @@ class TcpProxy:
     broker that went away.
     """
 
-    def __init__(self, target_port: int, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self, target_port: int, *, host: str = "127.0.0.1", port: int | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.host = host
+        self.tls = tls  # a server context: accept TLS and forward plaintext (TLS termination)
         self.target_port = target_port
         if port is None:
             with socket.socket() as s:
@@ -51,7 +56,9 @@ class TcpProxy:
         self._cut = False
 
     async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self._server = await asyncio.start_server(
+            self._handle, self.host, self.port, ssl=self.tls, ssl_handshake_timeout=5 if self.tls else None
+        )
 
     async def _stop(self) -> None:
         if self._server is not None:
