@@ -76,8 +76,8 @@ class Source:
             ack = getattr(stream, "ack", None)
             async for chunk in stream.batches():
                 on_done = (lambda c=chunk: ack(c)) if ack is not None else None
-                size = sum(len(m.value or b"") for m in chunk)
-                yield Batch(chunk, AckToken(on_done), _LazyKafkaOrigin(chunk), None, size)
+                # size 0: summing value lengths would be per-message work just for a counter
+                yield Batch(chunk, AckToken(on_done), _LazyKafkaOrigin(chunk), None, 0)
         else:
             origin: Origin = NoOrigin()
             async for item in self.obj:

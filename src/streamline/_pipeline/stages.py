@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import anyio
 
-from .batch import Batch
+from .batch import Batch, NoOrigin
 from .errors import OnError, StageError, describe, original_bytes
 from .stats import PipelineStats
 
@@ -60,6 +60,8 @@ class Stage:
         self.name = name or getattr(fn, "__name__", type(fn).__name__)
         self.on_error = on_error or OnError()
         self.batch = batch
+        # Decided once: ``async def`` (or an object with ``async def __call__``) is awaited;
+        # a plain function's result is used as it is.
         self._is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
             getattr(fn, "__call__", None)
         )
@@ -69,41 +71,39 @@ class Stage:
 
     async def _call(self, value: Any) -> Any:
         result = self.fn(value)
-        if self._is_async or inspect.isawaitable(result):
-            result = await result
-        return result
+        return await result if self._is_async else result
 
-    async def _attempt(self, value: Any) -> tuple[bool, Any, BaseException | None]:
-        attempt = 0
-        while True:
+    async def _retry(self, value: Any, first_error: Exception) -> tuple[bool, Any, Exception]:
+        """After a failure: retry with backoff; (ok, result, last error)."""
+        error = first_error
+        for attempt in range(1, self.on_error.retries + 1):
+            await anyio.sleep(self.on_error.delay(attempt))
             try:
-                return True, await self._call(value), None
+                return True, await self._call(value), error
             except Exception as exc:  # noqa: BLE001 - the policy decides
-                attempt += 1
-                if attempt > self.on_error.retries:
-                    return False, None, exc
-                await anyio.sleep(self.on_error.delay(attempt))
+                error = exc
+        return False, None, error
 
     async def process(
         self, batch: Batch, stats: PipelineStats, dead_letter: DeadLetter | None
     ) -> Batch:
         """Apply the stage to a batch; returns the output batch (same acknowledgement)."""
         if self.batch:
-            ok, result, error = await self._attempt(batch.values)
-            if ok:
-                values = list(result) if result is not None else []
-                return Batch(values, batch.token, batch.origin, None if len(values) == len(batch.values) else [], batch.size)
-            for position, value in enumerate(batch.values):
-                await self._fail(batch, position, value, error, stats, dead_letter)  # type: ignore[arg-type]
-            return Batch([], batch.token, batch.origin, [], batch.size)
+            return await self._process_whole(batch, stats, dead_letter)
+        fn, is_async = self.fn, self._is_async
         out: list[Any] = []
         index: list[int] = []
         source_index = batch.index
         for position, value in enumerate(batch.values):
-            ok, result, error = await self._attempt(value)
-            if not ok:
-                await self._fail(batch, position, value, error, stats, dead_letter)  # type: ignore[arg-type]
-                continue
+            try:  # the common case: one direct call, no extra coroutine per value
+                result = fn(value)
+                if is_async:
+                    result = await result
+            except Exception as exc:  # noqa: BLE001 - the policy decides
+                ok, result, error = await self._retry(value, exc)
+                if not ok:
+                    await self._fail(batch, position, value, error, stats, dead_letter)
+                    continue
             origin = source_index[position] if source_index is not None else position
             if result is None:
                 stats.dropped += 1
@@ -114,6 +114,21 @@ class Stage:
                 out.append(result)
                 index.append(origin)
         return Batch(out, batch.token, batch.origin, index, batch.size)
+
+    async def _process_whole(self, batch: Batch, stats: PipelineStats, dead_letter: DeadLetter | None) -> Batch:
+        try:
+            result = await self._call(batch.values)
+        except Exception as exc:  # noqa: BLE001 - the policy decides
+            ok, result, error = await self._retry(batch.values, exc)
+            if not ok:
+                for position, value in enumerate(batch.values):
+                    await self._fail(batch, position, value, error, stats, dead_letter)
+                return Batch([], batch.token, batch.origin, [], batch.size)
+        values = list(result) if result is not None else []
+        if len(values) == len(batch.values):
+            return Batch(values, batch.token, batch.origin, batch.index, batch.size)
+        # Values were added or removed as a whole: which output came from which input is unknown.
+        return Batch(values, batch.token, NoOrigin(), None, batch.size)
 
     async def _fail(
         self,

@@ -12,7 +12,7 @@ class PipelineStats:
 
     batches: int = 0  #: batches taken from the source
     items: int = 0  #: values taken from the source
-    bytes: int = 0  #: origin bytes covered (file bytes for followed files)
+    bytes: int = 0  #: file bytes covered (followed files; 0 for other sources)
     delivered: int = 0  #: values every sink delivered (counted once, however many sinks)
     acknowledged_batches: int = 0  #: batches acknowledged to their origin
     dropped: int = 0  #: values a stage dropped on purpose (acknowledged)
