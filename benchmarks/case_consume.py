@@ -16,6 +16,7 @@ NAME = "consume"
 MAX_RUNS = None
 PARTITIONS = 4
 MAX_RECORDS = 10_000
+_runs = 0
 
 
 async def _aiokafka_consumer(bootstrap: str, topic: str) -> Any:
@@ -97,12 +98,17 @@ async def measure(ctx: Context) -> dict[str, float]:
     async with Producer(ctx.bootstrap) as producer:
         await producer.send_many(topic, [b"%0100d" % i for i in range(n)])
     result: dict[str, float] = {}
-    for name, run in [
+    variants = [
         ("aiokafka_getmany", aiokafka_getmany),
         ("streamline_consume", streamline_messages),
         ("streamline_batches", streamline_batches),
         ("aiokafka_async_for", aiokafka_async_for),
-    ]:
+    ]
+    global _runs
+    _runs += 1
+    if _runs % 2 == 0:  # every other run in reverse, so going first or last favours no one
+        variants.reverse()
+    for name, run in variants:
         elapsed = await run(ctx.bootstrap, topic, n)
         result[f"{name}_msgs_per_s"] = rate(n, elapsed)
         ctx.log(f"  consume {name:22s} {rate(n, elapsed):>12,.0f} msg/s  ({n:,} in {elapsed:.3f} s)")

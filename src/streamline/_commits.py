@@ -252,8 +252,8 @@ class _OffsetsOf:
 def _ackable_class(stream: MessageStream) -> type[Message]:
     """A per-stream subclass of :class:`Message` whose ``ack()`` reaches the stream.
 
-    Records are re-labelled to it exactly as to ``Message``, so ``msg.ack()`` costs nothing on
-    the fetch path; the stream is held weakly (an ack after it is gone is ignored).
+    aiokafka builds the records as this class exactly as it would ``Message``, so ``msg.ack()``
+    costs nothing on the fetch path; the stream is held weakly (an ack after it is gone is ignored).
     """
     ref = weakref.ref(stream)
 

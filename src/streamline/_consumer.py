@@ -219,6 +219,7 @@ class MessageStream(OffsetCommits, StartPositions):
             options["metadata_max_age_ms"] = int(self._refresh_interval * 1000)
         consumer = _client.new_consumer(self.connection, **options)
         await _client.start_bounded(consumer, self.connection)
+        _client.build_records_as(consumer, self._message_class)  # else _fetch re-labels them
         self._consumer = consumer
         try:
             if self.group is not None:
@@ -445,8 +446,9 @@ class MessageStream(OffsetCommits, StartPositions):
             raise StreamlineError(f"consuming {', '.join(self.topics)} failed: {exc}") from None
         cls = self._message_class
         for batch in records.values():
-            for record in batch:
-                record.__class__ = cls  # re-label aiokafka's record: no copy
+            if batch and type(batch[-1]) is not cls:  # not built as ours (see _client.build_records_as)
+                for record in batch:
+                    record.__class__ = cls  # re-label aiokafka's record: no copy
         if self._acks is not None:
             for tp, batch in records.items():
                 self._deliver(tp, batch)  # type: ignore[arg-type]
