@@ -1,5 +1,6 @@
 """Shared test set-up: tests/support is importable, and fixtures several suites use."""
 
+import signal
 import socket
 import sys
 import threading
@@ -9,6 +10,12 @@ from typing import Iterator
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "support"))
+
+# A shell starts background jobs (`pytest &`) with SIGINT ignored, and every `streamline` the
+# tests start would inherit that and rightly ignore the Ctrl-C the CLI tests send. Give the
+# children the disposition an interactive user's process has.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
