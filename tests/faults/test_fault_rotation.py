@@ -14,7 +14,7 @@ import signal
 import pytest
 
 from faultkit import LONG, CopyTruncator, RateWriter, report
-from shipping import Writer, line, read_topic, start_ship
+from shipping import Writer, line, read_topic, start_ship, tally
 
 pytestmark = pytest.mark.faults
 
@@ -36,9 +36,8 @@ async def test_rename_and_create_at_50k_lines_per_second(kafka_bootstrap, new_to
     seen = await read_topic(kafka_bootstrap, topic, total, timeout=90)
     ship.send_signal(signal.SIGTERM)
     assert ship.wait(40) == 0, out.read_text()[-2000:]
-    expected = {line(i) for i in range(total)}
-    missing, corrupted = expected - set(seen), set(seen) - expected
-    duplicates = sum(seen.values()) - len(seen)
+    result = tally(seen, {line(i) for i in range(total)})
+    missing, corrupted, duplicates = result.missing, result.corrupted, result.duplicates
     report("rotation_rename_create", lines=total, rotations=writer.rotations, lost=len(missing),
            corrupted=len(corrupted), duplicates=duplicates)
     assert writer.rotations >= SECONDS // 2

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from faultkit import LONG, RateWriter, report
-from shipping import line, read_topic, start_ship
+from shipping import line, read_topic, start_ship, tally
 
 pytestmark = pytest.mark.faults
 
@@ -59,9 +59,8 @@ async def test_sigkill_at_random_points_loses_nothing(kafka_bootstrap, new_topic
     ship.send_signal(signal.SIGTERM)
     assert ship.wait(40) == 0, out.read_text()[-2000:]
 
-    expected = {line(i) for i in range(total)}
-    missing, corrupted = expected - set(seen), set(seen) - expected
-    duplicates = sum(seen.values()) - len(seen)
+    result = tally(seen, {line(i) for i in range(total)})
+    missing, corrupted, duplicates = result.missing, result.corrupted, result.duplicates
     bound = KILLS * writer.achieved_rate * (CHECKPOINT_INTERVAL + 1.0)
     report(
         "ship_sigkill", kills=KILLS, lines=total, rate=round(writer.achieved_rate), lost=len(missing),

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -68,6 +69,20 @@ class Writer(threading.Thread):
                 since_rotation = 0
             time.sleep(0.05)
         f.close()
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What reached Kafka compared with what was written."""
+
+    missing: set[bytes]  # written, never arrived
+    corrupted: set[bytes]  # arrived, never written
+    duplicates: int  # extra copies of lines that arrived
+
+
+def tally(seen: Counter, expected: set[bytes]) -> Tally:
+    received = set(seen)
+    return Tally(expected - received, received - expected, sum(seen.values()) - len(seen))
 
 
 async def read_topic(bootstrap: str, topic: str, expect_unique: int, timeout: float) -> Counter:
