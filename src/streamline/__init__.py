@@ -11,7 +11,14 @@ from ._admin import Admin, PartitionInfo, TopicInfo
 from ._broker import EmbeddedBroker, EmbeddedBrokerError
 from ._config import ConnectionConfig, Secret
 from ._consumer import MessageStream, consume
-from ._groups import GroupAdmin, GroupError, GroupInfo, GroupMember, PartitionLag
+from ._errors import (
+    BrokerUnavailableError,
+    CheckpointError,
+    ConfigurationError,
+    DeliveryError,
+    StreamlineError,
+    TopicError,
+)
 from ._follow import (
     Checkpoints,
     FileIdentity,
@@ -23,14 +30,7 @@ from ._follow import (
     RateLimit,
     follow,
 )
-from ._errors import (
-    BrokerUnavailableError,
-    CheckpointError,
-    ConfigurationError,
-    DeliveryError,
-    StreamlineError,
-    TopicError,
-)
+from ._groups import GroupAdmin, GroupError, GroupInfo, GroupMember, PartitionLag
 from ._models import Message, Record, RecordMetadata
 from ._partitioner import murmur2, partition_for_key
 from ._pipeline import (

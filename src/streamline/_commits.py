@@ -17,7 +17,8 @@ import logging
 import time
 import weakref
 from collections import deque
-from typing import TYPE_CHECKING, Any, Iterable, Sequence, Union
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -58,7 +59,7 @@ class OffsetCommits:
 
     # -- processed messages --------------------------------------------------------------------
 
-    def ack(self, item: Union[Message, Sequence[Message]]) -> None:
+    def ack(self, item: Message | Sequence[Message]) -> None:
         """Acknowledge a message, or a list of messages of one partition (what :meth:`batches` yields).
 
         With ``ack="manual"`` the partition's committed offset advances over the contiguous

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from ._errors import ConfigurationError
 
@@ -102,7 +103,7 @@ class ConnectionConfig:
         *,
         env: Mapping[str, str] | None = None,
         **overrides: Any,
-    ) -> "ConnectionConfig":
+    ) -> ConnectionConfig:
         """Build a config from arguments, then ``STREAMLINE_*`` variables, then defaults.
 
         >>> ConnectionConfig.resolve(env={}).bootstrap_servers
@@ -143,8 +144,8 @@ class ConnectionConfig:
 
     @classmethod
     def from_args(
-        cls, bootstrap_servers: str | list[str] | None, connection: "ConnectionConfig | None"
-    ) -> "ConnectionConfig":
+        cls, bootstrap_servers: str | list[str] | None, connection: ConnectionConfig | None
+    ) -> ConnectionConfig:
         """What Producer, consume and Admin do with their two connection arguments: an explicit
         ``bootstrap_servers`` overrides the given (or environment-resolved) config."""
         if connection is None:
@@ -154,7 +155,7 @@ class ConnectionConfig:
         servers = bootstrap_servers if isinstance(bootstrap_servers, str) else ",".join(bootstrap_servers)
         return connection.with_overrides(bootstrap_servers=servers)
 
-    def with_overrides(self, **changes: Any) -> "ConnectionConfig":
+    def with_overrides(self, **changes: Any) -> ConnectionConfig:
         """Return a copy with some fields changed (validated again)."""
         return replace(self, **changes)
 

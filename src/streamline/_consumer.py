@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime
 from types import TracebackType
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
 
 import anyio
 from aiokafka.errors import KafkaError
@@ -50,7 +51,7 @@ def consume(
     fetch_max_wait: float = 0.5,
     max_poll_interval: float = 300.0,
     connection: ConnectionConfig | None = None,
-) -> "MessageStream":
+) -> MessageStream:
     """Stream messages from every partition of ``topics``.
 
     >>> async for msg in consume("access-log", start="beginning"):  # doctest: +SKIP
@@ -196,7 +197,7 @@ class MessageStream(OffsetCommits, StartPositions):
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def __aenter__(self) -> "MessageStream":
+    async def __aenter__(self) -> MessageStream:
         if self._entered:
             raise StreamlineError("a message stream can be entered only once")
         self._entered = True

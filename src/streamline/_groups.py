@@ -11,9 +11,10 @@ the committed offset, the log end and the lag (``log end - committed``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Iterable
+from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
@@ -99,7 +100,7 @@ class GroupAdmin:
     def __repr__(self) -> str:
         return f"GroupAdmin(bootstrap_servers={self.connection.bootstrap_servers!r})"
 
-    async def __aenter__(self) -> "GroupAdmin":
+    async def __aenter__(self) -> GroupAdmin:
         admin = _client.new_admin(self.connection)
         await _client.start_bounded(admin, self.connection)
         self._admin = admin
@@ -217,6 +218,6 @@ def _member(raw: dict[str, Any]) -> GroupMember:
         try:
             decoded = ConsumerProtocolMemberAssignment.decode(data)
             assignment = tuple(sorted((tp.topic, tp.partition) for tp in decoded.partitions()))
-        except Exception:  # noqa: BLE001 - a non-consumer protocol: members without partitions
+        except Exception:
             assignment = ()
     return GroupMember(raw["member_id"], raw.get("client_id", ""), raw.get("client_host", ""), assignment)

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence, Union
+from typing import NamedTuple
 
 from aiokafka.structs import ConsumerRecord
 
@@ -37,7 +38,7 @@ class Record:
 
     value: Bytesish | None
     key: Bytesish | None = None
-    headers: Union[dict[str, Bytesish], Sequence[tuple[str, Bytesish]], None] = None
+    headers: dict[str, Bytesish] | Sequence[tuple[str, Bytesish]] | None = None
     partition: int | None = None
     timestamp_ms: int | None = None
 
@@ -65,7 +66,7 @@ class Message(ConsumerRecord):  # type: ignore[type-arg]
         value: bytes | None = None,
         headers: Sequence[tuple[str, bytes]] = (),
         timestamp: int = 0,
-    ) -> "Message":
+    ) -> Message:
         """Build a message by hand (tests, replays)."""
         return cls(
             topic, partition, offset, timestamp, 0, key, value, None,

@@ -24,7 +24,7 @@ True
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def _is_the_batch(offsets: Sequence[int], delivered: Sequence[int]) -> bool:
@@ -33,13 +33,13 @@ def _is_the_batch(offsets: Sequence[int], delivered: Sequence[int]) -> bool:
     same = getattr(offsets, "same_batch", None)
     if same is not None and same(delivered):
         return True
-    return offsets is delivered or all(a == b for a, b in zip(offsets, delivered))
+    return offsets is delivered or all(a == b for a, b in zip(offsets, delivered, strict=False))
 
 
 class _Run:
     """One delivered batch: its offsets (ascending) and which of them are acknowledged."""
 
-    __slots__ = ("offsets", "first", "last", "count", "acked", "done", "scan")
+    __slots__ = ("acked", "count", "done", "first", "last", "offsets", "scan")
 
     def __init__(self, offsets: Sequence[int]) -> None:
         self.offsets = offsets

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import itertools
 import random
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from ._validation import PARTITIONERS, check_choice
 

@@ -9,8 +9,9 @@ per-message path costs about 15x more CPU (see ``shared/NOTES.md``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Any, Iterable, Sequence, Union
+from typing import Any
 
 from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 
@@ -31,9 +32,9 @@ from ._validation import (
 )
 
 #: What :meth:`Producer.send_many` accepts per item.
-Item = Union[Bytesish, tuple[Union[Bytesish, None], Union[Bytesish, None]], Record]
+Item = Bytesish | tuple[Bytesish | None, Bytesish | None] | Record
 
-_Prepared = tuple[Union[bytes, None], Union[bytes, None], Union[list[tuple[str, bytes]], None], Union[int, None]]
+_Prepared = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None, int | None]
 
 
 class Producer:
@@ -120,7 +121,7 @@ class Producer:
         """Wait until every buffered record has been sent."""
         await self._running().flush()
 
-    async def __aenter__(self) -> "Producer":
+    async def __aenter__(self) -> Producer:
         await self.start()
         return self
 
@@ -194,7 +195,7 @@ class Producer:
         """
         return await (await self.submit_many(topic, items))
 
-    async def submit_many(self, topic: str, items: Iterable[Item]) -> "Delivery":
+    async def submit_many(self, topic: str, items: Iterable[Item]) -> Delivery:
         """Queue records for sending; return an awaitable that resolves when all are acknowledged.
 
         Returns once the batches are handed to the producer's buffer, which waits when that buffer
@@ -336,7 +337,7 @@ class Delivery:
     2
     """
 
-    def __init__(self, producer: "Producer", topic: str, futures: list[Any], count: int) -> None:
+    def __init__(self, producer: Producer, topic: str, futures: list[Any], count: int) -> None:
         self._producer = producer
         self._topic = topic
         self._futures = futures

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Iterable, Literal, Sequence, Union
+from typing import Literal
 
 from ._errors import ConfigurationError
 
@@ -19,9 +20,9 @@ START_END = ("end", "latest", "newest")
 START_BEGINNING = ("beginning", "earliest", "oldest")
 
 #: Where a consumer starts: ``"end"``, ``"beginning"``, an offset for every partition, or a time.
-Start = Union[str, int, datetime]
+Start = str | int | datetime
 
-Bytesish = Union[bytes, bytearray, memoryview, str]
+Bytesish = bytes | bytearray | memoryview | str
 
 
 def check_topic(topic: object) -> str:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import sys
 from collections import deque
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from aiokafka import TopicPartition
@@ -34,7 +35,7 @@ Key = tuple  # type: ignore[type-arg]
 class _Partition:
     """One partition's queue of fetched batches and the state of its worker."""
 
-    __slots__ = ("queue", "waiting", "paused", "running", "stopping", "scope")
+    __slots__ = ("paused", "queue", "running", "scope", "stopping", "waiting")
 
     def __init__(self) -> None:
         self.queue: deque[list[Message]] = deque()
@@ -50,7 +51,7 @@ class PartitionWorkers:
 
     def __init__(
         self,
-        stream: "MessageStream",
+        stream: MessageStream,
         handler: Callable[[Any], Awaitable[Any]],
         *,
         concurrency: int,
@@ -87,7 +88,7 @@ class PartitionWorkers:
                     self._set_paused(tp, part, False)
             self._partitions.clear()
 
-    def _dispatch(self, chunk: "list[Message]") -> None:
+    def _dispatch(self, chunk: list[Message]) -> None:
         first = chunk[0]
         tp = (first.topic, first.partition)
         part = self._partitions.get(tp)
@@ -169,7 +170,7 @@ class PartitionWorkers:
                 log.warning("cancelling the handler of %s[%s]: revoke grace expired", *tp)
                 part.scope.cancel()
         with anyio.move_on_after(5):
-            while self.busy(partitions):
+            while self.busy(partitions):  # noqa: ASYNC110 -- replaced in the consumer recomposition
                 await anyio.sleep(0.01)
         for tp in partitions:
             part = self._partitions.get(tp)

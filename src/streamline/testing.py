@@ -18,7 +18,8 @@ import concurrent.futures
 import itertools
 import os
 import uuid
-from typing import Any, Awaitable, Callable, Iterator, TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 
@@ -134,7 +135,7 @@ def new_topic(kafka_bootstrap: str, request: pytest.FixtureRequest) -> Iterator[
             for name in created:
                 try:
                     await admin.delete_topic(name)
-                except Exception:  # noqa: BLE001 - cleanup is best effort
+                except Exception:
                     pass
 
     if created:

@@ -35,7 +35,7 @@ class AckedRanges:
         ranges.position         # 20
     """
 
-    __slots__ = ("position", "_held")
+    __slots__ = ("_held", "position")
 
     def __init__(self, start: int = 0) -> None:
         self.position = start

@@ -6,8 +6,8 @@ chunk (with its checks), one call looks at every followed path.
 
 from __future__ import annotations
 
-import glob
 import errno
+import glob
 import os
 import stat as stat_module
 from dataclasses import dataclass

@@ -27,7 +27,7 @@ class Framed:
     ``discarded`` lists the ``(start, end)`` byte ranges of skipped over-long lines.
     """
 
-    __slots__ = ("lines", "offsets", "ends", "start", "end", "discarded")
+    __slots__ = ("discarded", "end", "ends", "lines", "offsets", "start")
 
     def __init__(
         self,

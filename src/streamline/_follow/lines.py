@@ -18,7 +18,7 @@ class Line:
             line.ack()   # with checkpoints: this line is done
     """
 
-    __slots__ = ("path", "identity", "offset", "end_offset", "data", "_checkpoint")
+    __slots__ = ("_checkpoint", "data", "end_offset", "identity", "offset", "path")
 
     def __init__(
         self,
@@ -60,7 +60,7 @@ class LineBatch:
             batch.ack()
     """
 
-    __slots__ = ("path", "identity", "start_offset", "end_offset", "data", "_framed", "_checkpoint")
+    __slots__ = ("_checkpoint", "_framed", "data", "end_offset", "identity", "path", "start_offset")
 
     def __init__(
         self, path: str, identity: FileIdentity, framed: Framed, checkpoint: FileCheckpoint
@@ -79,7 +79,7 @@ class LineBatch:
     def __iter__(self) -> Iterator[Line]:
         offsets, ends = self._framed.spans()
         path, identity, checkpoint = self.path, self.identity, self._checkpoint
-        for offset, end, data in zip(offsets, ends, self.data):
+        for offset, end, data in zip(offsets, ends, self.data, strict=False):
             yield Line(path, identity, offset, end, data, checkpoint)
 
     @property
@@ -110,7 +110,7 @@ class LineBatch:
                     cuts.append(index)
                     piece_start = ends[index - 1]
         pieces = []
-        for low, high in zip([0, *cuts], [*cuts, len(self.data)]):
+        for low, high in zip([0, *cuts], [*cuts, len(self.data)], strict=False):
             start = self.start_offset if low == 0 else ends[low - 1]
             end = self.end_offset if high == len(self.data) else ends[high - 1]
             framed = Framed(self.data[low:high], start, end, offsets[low:high], ends[low:high])

@@ -17,19 +17,28 @@ import stat as stat_module
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 import anyio
 
 from .checkpoints import Checkpoints, FileCheckpoint, record_identity
-from .files import NotARegularFileError, Opened, check_readable, find_by_identity, find_rotated, open_file, read_turn
-from .files import scan, scan_all
+from .files import (
+    NotARegularFileError,
+    Opened,
+    check_readable,
+    find_by_identity,
+    find_rotated,
+    open_file,
+    read_turn,
+    scan,
+    scan_all,
+)
 from .framing import Framed, LineFramer, LineTooLongError, LongLinePolicy
 from .identity import FileIdentity
 from .lines import FollowerStats, LineBatch
 from .watch import ChangeWaiter
 
-Start = Union[Literal["end", "beginning"], int]
+Start = Literal["end", "beginning"] | int
 
 #: Seconds a finished, forgotten file is still recognised when looking for rotated files.
 FORGOTTEN_MEMORY = 600.0
@@ -267,7 +276,7 @@ class Reader:
         found, sizes, existing = await anyio.to_thread.run_sync(
             scan_all, self.paths, self.patterns, [file.fd for file in open_files], directories
         )
-        for file, size in zip(open_files, sizes):
+        for file, size in zip(open_files, sizes, strict=False):
             file.size = size
         await self._reconcile(found, initial=False)
         self._count_behind()

@@ -6,7 +6,8 @@ it led to was delivered: an :class:`AckToken` counts outstanding deliveries and 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 class AckToken:
@@ -18,7 +19,7 @@ class AckToken:
     acked
     """
 
-    __slots__ = ("_pending", "_on_done")
+    __slots__ = ("_on_done", "_pending")
 
     def __init__(self, on_done: Callable[[], Any] | None) -> None:
         self._pending = 1
@@ -51,7 +52,7 @@ class Origin:
 class FileOrigin(Origin):
     """Lines of one file; ``offsets[i]`` is the byte offset of item ``i``."""
 
-    __slots__ = ("path", "offsets")
+    __slots__ = ("offsets", "path")
 
     def __init__(self, path: str, offsets: Sequence[int]) -> None:
         self.path = path
@@ -67,7 +68,7 @@ class FileOrigin(Origin):
 class KafkaOrigin(Origin):
     """Messages of one partition; ``offsets[i]`` is the offset of item ``i``."""
 
-    __slots__ = ("topic", "partition", "offsets")
+    __slots__ = ("offsets", "partition", "topic")
 
     def __init__(self, topic: str, partition: int, offsets: Sequence[int]) -> None:
         self.topic = topic
@@ -95,7 +96,7 @@ class Batch:
     ``index`` maps each value to the origin item it came from (``None`` means one to one).
     """
 
-    __slots__ = ("values", "token", "origin", "index", "size")
+    __slots__ = ("index", "origin", "size", "token", "values")
 
     def __init__(
         self,

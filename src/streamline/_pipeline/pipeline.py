@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from typing import Any, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -58,7 +59,7 @@ class Pipeline:
         grace: float = 30.0,
         retry_backoff: float = 0.2,
         max_retry_backoff: float = 5.0,
-        on_tick: Callable[["Pipeline"], Any] | None = None,
+        on_tick: Callable[[Pipeline], Any] | None = None,
         tick_interval: float = 1.0,
     ) -> None:
         if capacity < 1 or max_in_flight < 1:
@@ -195,7 +196,7 @@ class Pipeline:
                 remaining = [len(self.sinks)]
                 for sink in self.sinks:
                     # Submitting may wait for buffer space: that wait is the backpressure.
-                    pending = await self._retrying(sink, lambda sink=sink: sink.submit(batch))
+                    pending = await self._retrying(sink, lambda sink=sink, batch=batch: sink.submit(batch))
                     deliveries.start_soon(self._await_delivery, sink, batch, pending, limiter, remaining)
 
     async def _retrying(self, sink: Any, operation: Callable[[], Awaitable[Any]]) -> Any:
@@ -265,7 +266,7 @@ class Pipeline:
         if checkpoints is not None:
             try:
                 await checkpoints.flush_if_due()
-            except Exception as exc:  # noqa: BLE001 - keep running; the next flush retries
+            except Exception as exc:
                 log.warning("saving checkpoints failed: %s", exc)
 
     async def _call_on_tick(self) -> None:

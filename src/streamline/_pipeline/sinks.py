@@ -4,7 +4,8 @@ async callable."""
 from __future__ import annotations
 
 import inspect
-from typing import Any, Awaitable, Callable, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from .._models import Message, Record
 from .batch import Batch

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from .batch import AckToken, Batch, FileOrigin, KafkaOrigin, NoOrigin, Origin
 
@@ -52,7 +53,7 @@ class Source:
             )
 
     @contextlib.asynccontextmanager
-    async def opened(self) -> AsyncIterator["Source"]:
+    async def opened(self) -> AsyncIterator[Source]:
         if self.kind in ("follower", "stream"):
             async with self.obj:
                 yield self

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import anyio
 
@@ -63,7 +64,7 @@ class Stage:
         # Decided once: ``async def`` (or an object with ``async def __call__``) is awaited;
         # a plain function's result is used as it is.
         self._is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-            getattr(fn, "__call__", None)
+            getattr(fn, "__call__", None)  # noqa: B004 -- the method itself, not callability
         )
 
     def __repr__(self) -> str:
@@ -80,7 +81,7 @@ class Stage:
             await anyio.sleep(self.on_error.delay(attempt))
             try:
                 return True, await self._call(value), error
-            except Exception as exc:  # noqa: BLE001 - the policy decides
+            except Exception as exc:
                 error = exc
         return False, None, error
 
@@ -99,7 +100,7 @@ class Stage:
                 result = fn(value)
                 if is_async:
                     result = await result
-            except Exception as exc:  # noqa: BLE001 - the policy decides
+            except Exception as exc:
                 ok, result, error = await self._retry(value, exc)
                 if not ok:
                     await self._fail(batch, position, value, error, stats, dead_letter)
@@ -118,7 +119,7 @@ class Stage:
     async def _process_whole(self, batch: Batch, stats: PipelineStats, dead_letter: DeadLetter | None) -> Batch:
         try:
             result = await self._call(batch.values)
-        except Exception as exc:  # noqa: BLE001 - the policy decides
+        except Exception as exc:
             ok, result, error = await self._retry(batch.values, exc)
             if not ok:
                 for position, value in enumerate(batch.values):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -27,7 +27,7 @@ class Globals:
 
     options: dict[str, Any] = field(default_factory=dict)
 
-    def connection(self) -> "ConnectionConfig":
+    def connection(self) -> ConnectionConfig:
         from .._config import ConnectionConfig
 
         return ConnectionConfig.resolve(**self.options)
@@ -36,36 +36,36 @@ class Globals:
 @app.callback()
 def _global_options(
     ctx: typer.Context,
-    bootstrap_servers: Optional[str] = typer.Option(
+    bootstrap_servers: str | None = typer.Option(
         None, "--bootstrap-servers", "-b", envvar="STREAMLINE_BOOTSTRAP_SERVERS",
         help="Kafka bootstrap servers, HOST:PORT[,HOST:PORT]. Default: localhost:9092.",
     ),
-    connect_timeout: Optional[float] = typer.Option(
+    connect_timeout: float | None = typer.Option(
         None, "--connect-timeout", envvar="STREAMLINE_CONNECT_TIMEOUT",
         help="Seconds to wait for the cluster to answer before failing. Default: 15.",
     ),
-    security_protocol: Optional[str] = typer.Option(
+    security_protocol: str | None = typer.Option(
         None, "--security-protocol", envvar="STREAMLINE_SECURITY_PROTOCOL",
         help="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (inferred from the options below).",
     ),
-    sasl_mechanism: Optional[str] = typer.Option(
+    sasl_mechanism: str | None = typer.Option(
         None, "--sasl-mechanism", envvar="STREAMLINE_SASL_MECHANISM",
         help="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.",
     ),
-    sasl_username: Optional[str] = typer.Option(
+    sasl_username: str | None = typer.Option(
         None, "--sasl-username", envvar="STREAMLINE_SASL_USERNAME", help="SASL user name.",
     ),
-    sasl_password: Optional[str] = typer.Option(
+    sasl_password: str | None = typer.Option(
         None, "--sasl-password", envvar="STREAMLINE_SASL_PASSWORD", show_default=False,
         help="SASL password (prefer the environment variable: arguments show in `ps`).",
     ),
-    ssl_cafile: Optional[str] = typer.Option(
+    ssl_cafile: str | None = typer.Option(
         None, "--ssl-cafile", envvar="STREAMLINE_SSL_CAFILE", help="CA bundle to verify the brokers.",
     ),
-    ssl_certfile: Optional[str] = typer.Option(
+    ssl_certfile: str | None = typer.Option(
         None, "--ssl-certfile", envvar="STREAMLINE_SSL_CERTFILE", help="Client certificate (PEM).",
     ),
-    ssl_keyfile: Optional[str] = typer.Option(
+    ssl_keyfile: str | None = typer.Option(
         None, "--ssl-keyfile", envvar="STREAMLINE_SSL_KEYFILE", help="Client private key (PEM).",
     ),
 ) -> None:
@@ -84,7 +84,7 @@ def _global_options(
     )
 
 
-def connection(ctx: typer.Context) -> "ConnectionConfig":
+def connection(ctx: typer.Context) -> ConnectionConfig:
     """The connection settings of this invocation (validated; may raise ConfigurationError)."""
     root = ctx.find_root()
     globals_ = root.obj if isinstance(root.obj, Globals) else Globals()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -49,9 +49,9 @@ def consume_command(
     ctx: typer.Context,
     topic: str = typer.Argument(..., help="Topic to read."),
     start: str = typer.Option("end", "--from", help="end, beginning, an OFFSET, or an ISO-8601 time."),
-    group: Optional[str] = typer.Option(None, "--group", "-g", help="Consumer group (commits after printing)."),
-    max_messages: Optional[int] = typer.Option(None, "--max", "-n", min=1, help="Exit 0 after N messages."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.0, help="Exit 0 after SECONDS without a message."),
+    group: str | None = typer.Option(None, "--group", "-g", help="Consumer group (commits after printing)."),
+    max_messages: int | None = typer.Option(None, "--max", "-n", min=1, help="Exit 0 after N messages."),
+    timeout: float | None = typer.Option(None, "--timeout", min=0.0, help="Exit 0 after SECONDS without a message."),
     output: str = typer.Option("text", "--format", "-f", help="text or json."),
 ) -> None:
     """Print messages from every partition of TOPIC.

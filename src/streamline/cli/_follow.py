@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
 
 import typer
 
@@ -22,10 +21,10 @@ def parse_start(value: str) -> str | int:
 
 @app.command("follow")
 def follow_command(
-    paths: List[str] = typer.Argument(..., help="Files or quoted globs to follow."),
+    paths: list[str] = typer.Argument(..., help="Files or quoted globs to follow."),
     start: str = typer.Option("end", "--from", help="end, beginning, or a byte OFFSET."),
     must_exist: bool = typer.Option(False, "--must-exist", help="Fail if a file is missing."),
-    checkpoints: Optional[str] = typer.Option(
+    checkpoints: str | None = typer.Option(
         None, "--checkpoints", metavar="DIR", help="Save positions here after printing; resume."
     ),
     once: bool = typer.Option(False, "--once", help="Exit 0 once every file is read to its end."),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
 
 import typer
 
@@ -33,7 +32,7 @@ def list_command(ctx: typer.Context) -> None:
 def describe_command(
     ctx: typer.Context,
     group: str = typer.Argument(..., help="Consumer group name."),
-    topics: Optional[List[str]] = typer.Option(None, "--topic", "-t", help="Only this topic (repeatable)."),
+    topics: list[str] | None = typer.Option(None, "--topic", "-t", help="Only this topic (repeatable)."),
 ) -> None:
     """Print a group's state, then per partition: TOPIC PARTITION COMMITTED LOG-END LAG.
 
@@ -67,6 +66,6 @@ def describe_command(
         ]
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         for r in rows:
-            sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+            sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() + "\n")
 
     run_async(main)

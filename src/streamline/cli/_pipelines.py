@@ -11,7 +11,8 @@ import asyncio
 import signal
 import sys
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 SECOND_SIGNAL_EXIT = 130
 
@@ -75,7 +76,7 @@ class StatusLine:
             self.out.flush()
 
 
-async def run_with_signals(pipeline: Any, *, setup: Optional[Callable[[], Any]] = None) -> Any:
+async def run_with_signals(pipeline: Any, *, setup: Callable[[], Any] | None = None) -> Any:
     """Run ``pipeline`` with the CLI's signal handling; returns its stats."""
     loop = asyncio.get_running_loop()
     signals = [0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, List, Optional
+from typing import Any
 
 import typer
 
@@ -18,13 +18,13 @@ MAX_IN_FLIGHT = 8  # submitted-but-unacknowledged stdin chunks; bounds memory on
 def produce_command(
     ctx: typer.Context,
     topic: str = typer.Argument(..., help="Topic to write to."),
-    value: Optional[str] = typer.Option(None, "--value", "-v", help="Message value; without it, read stdin, one message per line."),
-    key: Optional[str] = typer.Option(None, "--key", "-k", help="Message key (hash-partitioned with Kafka's murmur2)."),
+    value: str | None = typer.Option(None, "--value", "-v", help="Message value; without it, read stdin, one message per line."),
+    key: str | None = typer.Option(None, "--key", "-k", help="Message key (hash-partitioned with Kafka's murmur2)."),
     acks: str = typer.Option("all", "--acks", help="0, 1 or all."),
     partitioner: str = typer.Option("hash", "--partitioner", help="hash, random or round_robin."),
-    partition: Optional[int] = typer.Option(None, "--partition", "-p", help="Explicit partition (wins over the partitioner)."),
-    header: List[str] = typer.Option([], "--header", "-H", help="Header as key=value; repeatable."),
-    compression: Optional[str] = typer.Option(None, "--compression", help="gzip, snappy, lz4 or zstd."),
+    partition: int | None = typer.Option(None, "--partition", "-p", help="Explicit partition (wins over the partitioner)."),
+    header: list[str] = typer.Option([], "--header", "-H", help="Header as key=value; repeatable."),
+    compression: str | None = typer.Option(None, "--compression", help="gzip, snappy, lz4 or zstd."),
 ) -> None:
     """Send a message and print where it landed: `partition: P, offset: O`.
 
@@ -59,7 +59,7 @@ def produce_command(
 
 
 async def _produce_stdin(
-    producer: Any, topic: str, key: Optional[str], partition: Optional[int], headers: Any
+    producer: Any, topic: str, key: str | None, partition: int | None, headers: Any
 ) -> tuple[int, int]:
     import asyncio
     from collections import deque

@@ -12,7 +12,8 @@ import logging
 import os
 import signal
 import sys
-from typing import Any, Awaitable, Callable, NoReturn, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
 
 T = TypeVar("T")
 
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> Any:
     except BrokenPipeError:
         # `streamline consume t | head`: the reader left; that is not an error.
         try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
+            sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
         raise SystemExit(0) from None
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> Any:
         if debug:
             raise
         fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), 1)
-    except Exception as exc:  # noqa: BLE001 - the promise is one line, never a traceback
+    except Exception as exc:
         if debug:
             raise
         fail(f"unexpected {type(exc).__name__}: {exc} (set STREAMLINE_DEBUG=1 for a traceback)", 1)

@@ -7,7 +7,8 @@ import os
 import socket
 import string
 import sys
-from typing import Any, Callable, List, Optional
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -65,14 +66,14 @@ def compile_key_template(template: str) -> Callable[[Any], list[Any]]:
 @app.command("ship")
 def ship_command(
     ctx: typer.Context,
-    paths: List[str] = typer.Argument(..., help="Files or globs to follow."),
+    paths: list[str] = typer.Argument(..., help="Files or globs to follow."),
     topic: str = typer.Option(..., "--topic", "-t", help="Topic to ship lines to."),
-    key: Optional[str] = typer.Option(None, "--key", "-k", help="Key template: {path} {name} {hostname} {field1}..{field9}."),
+    key: str | None = typer.Option(None, "--key", "-k", help="Key template: {path} {name} {hostname} {field1}..{field9}."),
     checkpoints: str = typer.Option(DEFAULT_CHECKPOINTS, "--checkpoints", help="Directory for acknowledged positions."),
     start: str = typer.Option("end", "--from", help="beginning or end; only for files without a checkpoint."),
     once: bool = typer.Option(False, "--once", help="Ship what is there, wait for every acknowledgement, save checkpoints, exit."),
     acks: str = typer.Option("all", "--acks", help="0, 1 or all."),
-    compression: Optional[str] = typer.Option(None, "--compression", help="gzip, snappy, lz4 or zstd."),
+    compression: str | None = typer.Option(None, "--compression", help="gzip, snappy, lz4 or zstd."),
     grace: float = typer.Option(30.0, "--grace", min=0.1, help="Seconds to drain in-flight data on SIGINT/SIGTERM."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line."),
     status_every: float = typer.Option(
