@@ -54,6 +54,8 @@ class Producer:
       ``"random"`` or ``"round_robin"``. An explicit ``partition=`` always wins.
     - ``compression``: ``None``, ``"gzip"``, ``"snappy"``, ``"lz4"`` or ``"zstd"``.
     - ``linger_ms`` / ``max_batch_bytes``: how long and how large the per-partition batches grow.
+    - ``max_message_bytes``: the largest single record (as a one-record batch) sent; default 1 MiB,
+      Kafka's ``max.request.size``. Larger records are a :class:`DeliveryError` before sending.
     - ``delivery_timeout``: seconds to wait for buffer space or an acknowledgement before
       :class:`DeliveryError`.
     - ``connection``: a :class:`ConnectionConfig` for TLS/SASL (otherwise ``STREAMLINE_*`` variables).
@@ -68,6 +70,7 @@ class Producer:
         compression: str | None = None,
         linger_ms: int = 5,
         max_batch_bytes: int = 512 * 1024,
+        max_message_bytes: int = 1_048_576,
         delivery_timeout: float = 30.0,
         connection: ConnectionConfig | None = None,
     ) -> None:
@@ -79,6 +82,13 @@ class Producer:
             raise ConfigurationError(f"linger_ms must be an integer >= 0 (got {linger_ms!r})")
         if not isinstance(max_batch_bytes, int) or max_batch_bytes < 1024:
             raise ConfigurationError(f"max_batch_bytes must be an integer >= 1024 (got {max_batch_bytes!r})")
+        if not isinstance(max_message_bytes, int) or max_message_bytes < 1024:
+            raise ConfigurationError(
+                f"max_message_bytes must be an integer >= 1024 (got {max_message_bytes!r})"
+            )
+        #: The largest record batch holding one record that this producer sends (Kafka's
+        #: ``max.request.size``; the broker's ``message.max.bytes`` must allow it too).
+        self.max_message_bytes = max_message_bytes
         if not delivery_timeout > 0:
             raise ConfigurationError(f"delivery_timeout must be > 0 seconds (got {delivery_timeout!r})")
         self.connection = ConnectionConfig.from_args(bootstrap_servers, connection)
@@ -87,7 +97,7 @@ class Producer:
             "compression_type": self.compression,
             "linger_ms": linger_ms,
             "max_batch_size": max_batch_bytes,
-            "max_request_size": max(1_048_576, max_batch_bytes + 65536),
+            "max_request_size": max(max_message_bytes, max_batch_bytes + 65536),
             "request_timeout_ms": int(delivery_timeout * 1000),
             "enable_idempotence": False,
         }
@@ -303,11 +313,11 @@ class Producer:
 
     async def _send_batch(self, producer: Any, batch: Any, topic: str, partition: int) -> Any:
         # Only a lone record appended to an empty batch can outgrow the batch; one check per batch.
-        limit = self._options["max_request_size"]
+        limit = self.max_message_bytes
         if batch.size() > limit:
             raise DeliveryError(
                 f"a record of about {batch.size()} bytes for topic {topic!r} is too large "
-                f"(the limit is {limit} bytes; raise max_batch_bytes to send larger records)"
+                f"(the limit is {limit} bytes: max_message_bytes, --max-message-bytes on the command line)"
             )
         # A closed batch is complete: the sender takes it at once instead of lingering linger_ms
         # for records that will never come (and send() cannot append to it).
