@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Any, Literal
 
 from ._errors import ConfigurationError
 
@@ -114,7 +114,7 @@ def parse_start(start: Start) -> str | int | datetime:
 def to_bytes(value: Bytesish | None, what: str) -> bytes | None:
     """``str`` becomes UTF-8; bytes-like stays; anything else is a clear error."""
     if value is None or type(value) is bytes:
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, str):
         return value.encode("utf-8")
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -150,3 +150,48 @@ def parse_header_arg(text: str) -> tuple[str, bytes]:
     if not sep or not name:
         raise ConfigurationError(f"header {text!r} must look like key=value")
     return name, value.encode("utf-8")
+
+
+def check_number(
+    name: str,
+    value: object,
+    *,
+    minimum: float | None = None,
+    above: float | None = None,
+    maximum: float | None = None,
+    integer: bool = False,
+    allow_none: bool = False,
+) -> Any:
+    """The one check for numeric options: a number (an ``int`` when ``integer``) in range.
+
+    >>> check_number("linger_ms", 5, minimum=0, integer=True)
+    5
+    >>> check_number("tick_interval", 0, above=0)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    streamline.ConfigurationError: tick_interval must be a number > 0 (got 0)
+
+    ``minimum`` is inclusive, ``above`` exclusive. ``bool`` is refused (``True == 1`` in Python).
+    Raises :class:`ConfigurationError` with one line naming the option and the rule.
+    """
+    if value is None and allow_none:
+        return None
+    kind = "an integer" if integer else "a number"
+    rules = []
+    if minimum is not None:
+        rules.append(f">= {minimum:g}")
+    if above is not None:
+        rules.append(f"> {above:g}")
+    if maximum is not None:
+        rules.append(f"<= {maximum:g}")
+    rule = f"{name} must be {kind}" + (f" {' and '.join(rules)}" if rules else "")
+    types: tuple[type, ...] = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, types) or value != value:  # NaN != NaN
+        raise ConfigurationError(f"{rule} (got {value!r})")
+    number = float(value)  # type: ignore[arg-type]  # checked just above
+    if (
+        (minimum is not None and number < minimum)
+        or (above is not None and number <= above)
+        or (maximum is not None and number > maximum)
+    ):
+        raise ConfigurationError(f"{rule} (got {value!r})")
+    return value
