@@ -202,3 +202,20 @@ async def fetch_partitions(client_owner: Any, topics: list[str]) -> dict[str, se
     """
     cluster = await client_owner._client.fetch_all_metadata()
     return {t: set(cluster.partitions_for_topic(t) or ()) for t in topics}
+
+
+async def delete_groups(admin: AIOKafkaAdminClient, groups: list[str]) -> dict[str, int]:
+    """Send DeleteGroups for ``groups`` to their coordinators; the error code per group.
+
+    aiokafka's admin client has no public call for it (0.14), so the request goes through its
+    ``_send_request_to_node``: a private name, used here only.
+    """
+    from aiokafka.protocol.admin import DeleteGroupsRequest
+
+    codes: dict[str, int] = {}
+    for group in groups:
+        node = await admin.find_coordinator(group)
+        response = await admin._send_request_to_node(node, DeleteGroupsRequest([group]))
+        for entry in response.to_object()["results"]:
+            codes[entry["group_id"]] = entry["error_code"]
+    return codes

@@ -1,4 +1,5 @@
-"""Consumer groups from the outside: which exist, who is in them, and how far behind they are.
+"""Consumer groups from the outside: which exist, who is in them, how far behind they are;
+resetting their offsets and deleting them.
 
 :class:`GroupAdmin` lists groups and describes one: its state and members, and per partition
 the committed offset, the log end and the lag (``log end - committed``).
@@ -13,16 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 from aiokafka import TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, for_code
 
 from . import _client
 from ._config import ConnectionConfig
-from ._errors import StreamlineError
-from ._validation import check_topics
+from ._errors import ConfigurationError, StreamlineError
+from ._validation import check_number, check_time, check_topics
 
 
 class GroupError(StreamlineError):
@@ -56,6 +58,17 @@ class GroupMember:
     client_id: str
     host: str
     assignment: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class OffsetReset:
+    """One partition of :meth:`GroupAdmin.reset_offsets`: the committed offset before (``None``
+    when nothing was committed) and the one it is (or would be) set to."""
+
+    topic: str
+    partition: int
+    current: int | None
+    new: int
 
 
 @dataclass(frozen=True)
@@ -194,6 +207,114 @@ class GroupAdmin:
             PartitionLag(tp.topic, tp.partition, committed.get(tp), ends.get(tp, 0)) for tp in shown
         )
         return GroupInfo(group, state, members, rows, note)
+
+    async def reset_offsets(
+        self,
+        group: str,
+        topics: str | Iterable[str],
+        *,
+        to: str | int | datetime | None = None,
+        shift_by: int | None = None,
+        execute: bool = False,
+    ) -> list[OffsetReset]:
+        """Compute, and with ``execute=True`` commit, new offsets for ``group`` on ``topics``.
+
+        ``to`` is ``"earliest"``, ``"latest"``, an offset or a time (the first offset at or after
+        it; the log end when no record is that new); ``shift_by`` moves the committed offsets (the
+        log end where nothing is committed) by N. Offsets are clamped to each partition's
+        earliest..end range, as Kafka's tool does. A group with members is refused: their
+        commits would overwrite the reset.
+
+        >>> plan = await groups.reset_offsets("indexer", "access-log", to="earliest")  # doctest: +SKIP
+        >>> await groups.reset_offsets("indexer", "access-log", to="earliest", execute=True)  # doctest: +SKIP
+        """
+        if not isinstance(group, str) or not group:
+            raise GroupError("a group name must be a non-empty string")
+        if (to is None) == (shift_by is None):
+            raise ConfigurationError("give exactly one of to= (earliest, latest, an offset, a time) or shift_by=")
+        if shift_by is not None:
+            check_number("shift_by", shift_by, integer=True)
+        target: str | int | datetime | None = to
+        if isinstance(to, str) and to in ("earliest", "latest"):
+            target = to
+        elif isinstance(to, int) and not isinstance(to, bool):
+            check_number("offset", to, minimum=0, integer=True)
+        elif to is not None:
+            target = check_time(to, "to")
+        names = check_topics(topics)
+        state, members, _ = await self._describe(group)
+        if members:
+            raise GroupError(
+                f"consumer group {group!r} has {len(members)} active member"
+                f"{'s' if len(members) != 1 else ''} (state {state}); stop them before resetting offsets"
+            )
+        partitions = await _client.bounded(
+            _client.fetch_partitions(self._consumer, names), self.connection, "a metadata request"
+        )
+        missing = [t for t in names if not partitions.get(t)]
+        if missing:
+            raise GroupError(f"topic {missing[0]!r} does not exist at {self.connection.bootstrap_servers}")
+        tps = [TopicPartition(t, p) for t in names for p in sorted(partitions[t])]
+        consumer = self._consumer
+        found = await self._call(
+            f"fetching the offsets of group {group!r}",
+            self._running().list_consumer_group_offsets(group, partitions=tps),
+        )
+        current = {tp: om.offset for tp, om in found.items() if om.offset >= 0}
+        low = await self._call("a ListOffsets request", consumer.beginning_offsets(tps))
+        high = await self._call("a ListOffsets request", consumer.end_offsets(tps))
+        at: dict[Any, Any] = {}
+        if isinstance(target, datetime):
+            millis = int(target.timestamp() * 1000)
+            at = await self._call("a ListOffsets request", consumer.offsets_for_times(dict.fromkeys(tps, millis)))
+        plan = []
+        for tp in tps:
+            if target == "earliest":
+                new = low[tp]
+            elif target == "latest":
+                new = high[tp]
+            elif isinstance(target, datetime):
+                new = at[tp].offset if at.get(tp) is not None else high[tp]
+            elif isinstance(target, int):
+                new = target
+            else:
+                new = current.get(tp, high[tp]) + (shift_by or 0)
+            plan.append(OffsetReset(tp.topic, tp.partition, current.get(tp), min(max(new, low[tp]), high[tp])))
+        if execute:
+            await self._commit(group, {TopicPartition(r.topic, r.partition): r.new for r in plan})
+        return plan
+
+    async def delete_group(self, group: str, *, missing_ok: bool = False) -> bool:
+        """Delete a consumer group with no members (its committed offsets go with it).
+
+        Returns True when deleted, False when it did not exist and ``missing_ok``.
+        """
+        if not isinstance(group, str) or not group:
+            raise GroupError("a group name must be a non-empty string")
+        codes = await self._call(
+            f"deleting group {group!r}", _client.delete_groups(self._running(), [group])
+        )
+        code = codes.get(group, 0)
+        if code in (15, 16, 69) and missing_ok:  # COORDINATOR_NOT_AVAILABLE/NOT_COORDINATOR/GROUP_ID_NOT_FOUND
+            return False
+        if code == 69:
+            raise GroupError(f"consumer group {group!r} does not exist at {self.connection.bootstrap_servers}")
+        if code == 68:  # NON_EMPTY_GROUP
+            raise GroupError(f"consumer group {group!r} has active members; stop them before deleting it")
+        if code:
+            raise GroupError(f"cannot delete consumer group {group!r}: {for_code(code).__name__}")
+        return True
+
+    async def _commit(self, group: str, offsets: dict[TopicPartition, int]) -> None:
+        # A consumer of the group that joins nothing: Kafka accepts commits from it while the
+        # group is empty (generation -1), as kafka-consumer-groups.sh --reset-offsets does.
+        consumer = _client.new_consumer(self.connection, group_id=group, enable_auto_commit=False)
+        await _client.start_bounded(consumer, self.connection)
+        try:
+            consumer.assign(list(offsets))
+            await self._call(f"committing offsets for group {group!r}", consumer.commit(offsets))
+        finally:
+            await consumer.stop()
 
     async def _describe(self, group: str) -> tuple[str, tuple[GroupMember, ...], str]:
         try:

@@ -195,3 +195,27 @@ def check_number(
     ):
         raise ConfigurationError(f"{rule} (got {value!r})")
     return value
+
+
+def check_time(when: object, name: str = "time") -> datetime:
+    """An aware ``datetime`` from a ``datetime`` or an ISO-8601 string; naive times are local time.
+
+    Naive times follow Python's rule (``datetime.timestamp()``): they mean the machine's local
+    time. Kafka timestamps start at 1970, so earlier times are refused.
+
+    >>> check_time("2026-01-02T03:04:05Z").isoformat()
+    '2026-01-02T03:04:05+00:00'
+    """
+    if isinstance(when, str):
+        try:
+            when = datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigurationError(
+                f"{name} must be an ISO-8601 time such as 2026-01-31T12:00:00Z (got {when!r})"
+            ) from None
+    if not isinstance(when, datetime):
+        raise ConfigurationError(f"{name} must be a datetime or an ISO-8601 string (got {when!r})")
+    aware = when if when.tzinfo else when.astimezone()
+    if aware < datetime(1970, 1, 1, tzinfo=timezone.utc):
+        raise ConfigurationError(f"{name} must be 1970-01-01 or later: Kafka timestamps start there (got {when})")
+    return aware
