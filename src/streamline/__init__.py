@@ -7,7 +7,7 @@
 ...     print(msg.partition, msg.offset, msg.text)
 """
 
-from ._admin import Admin, PartitionInfo, TopicInfo
+from ._admin import Admin, BrokerInfo, ClusterInfo, PartitionInfo, PartitionOffsets, TopicInfo
 from ._broker import EmbeddedBroker, EmbeddedBrokerError
 from ._config import ConnectionConfig, Secret
 from ._consumer import MessageStream, consume
@@ -30,7 +30,7 @@ from ._follow import (
     RateLimit,
     follow,
 )
-from ._groups import GroupAdmin, GroupError, GroupInfo, GroupMember, PartitionLag
+from ._groups import GroupAdmin, GroupError, GroupInfo, GroupMember, OffsetReset, PartitionLag
 from ._models import Message, Record, RecordMetadata
 from ._partitioner import murmur2, partition_for_key
 from ._pipeline import (
@@ -53,10 +53,12 @@ __version__ = "0.1.0"
 __all__ = [
     "Admin",
     "Batch",
+    "BrokerInfo",
     "BrokerUnavailableError",
     "CallableSink",
     "CheckpointError",
     "Checkpoints",
+    "ClusterInfo",
     "ConfigurationError",
     "ConnectionConfig",
     "DeadLetter",
@@ -76,9 +78,11 @@ __all__ = [
     "LineTooLongError",
     "Message",
     "MessageStream",
+    "OffsetReset",
     "OnError",
     "PartitionInfo",
     "PartitionLag",
+    "PartitionOffsets",
     "Pipeline",
     "PipelineError",
     "PipelineStats",
