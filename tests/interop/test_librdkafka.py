@@ -115,6 +115,18 @@ def test_librdkafka_default_partitioner_is_consistent_random(kafka_bootstrap: st
     assert sum(placed[key] != partition_for_key(key, 7) for key in KEYS) > len(KEYS) // 2
 
 
+@pytest.mark.parametrize("theirs,ours", [("fnv1a_random", "fnv1a"), ("murmur2_random", "murmur2")])
+def test_librdkafka_named_partitioners_match_ours(
+    theirs: str, ours: str, kafka_bootstrap: str, new_topic: Callable[..., str]
+) -> None:
+    # librdkafka's fnv1a_random is its port of sarama's default partitioner: a second,
+    # independent implementation to check "fnv1a" against (the Go test is the first).
+    topic = new_topic(partitions=7)
+    keyed = [key for key in KEYS if key]  # librdkafka treats an empty key as no key in some of these
+    placed = librdkafka_produce(kafka_bootstrap, topic, [(key, key) for key in keyed], partitioner=theirs)
+    assert placed == {key: partition_for_key(key, 7, partitioner=ours) for key in keyed}
+
+
 async def test_streamline_consistent_random_puts_keys_with_librdkafkas(
     kafka_bootstrap: str, new_topic: Callable[..., str]
 ) -> None:

@@ -98,6 +98,15 @@ def go_sarama_partition(key: bytes, n: int) -> int:
     return -remainder if remainder < 0 else remainder  # if partition < 0 { partition = -partition }
 
 
+# librdkafka's rdfnv1a.c unit test: abs(int32(fnv1a)) for keys hashed by Go (its "fnv1a" partitioner
+# is documented as sarama's default).
+@pytest.mark.parametrize(
+    "key,positive", [(b"kafka", 0xD33C4E1), (b"giberish123456789", 0x77A58295), (b"", 0x7EE3623B)]
+)
+def test_fnv1a_partitioner_matches_librdkafkas_sarama_vectors(key: bytes, positive: int) -> None:
+    assert partition_for_key(key, 1 << 31, partitioner="fnv1a") == positive  # n larger than any hash
+
+
 def test_sarama_min_int32_key() -> None:
     # sarama's TestHashPartitionerMinInt32: this key hashes to 2147483648, int32 min.
     assert fnv1a_32(b"1468509572224") == 1 << 31
