@@ -79,5 +79,8 @@ async def test_a_key_lands_on_one_partition_from_go_and_from_streamline(
     async with Producer(kafka_bootstrap, partitioner="fnv1a") as producer:
         ours = {key: (await producer.send(topic, "from py", key=key)).partition for key in keys}
     assert ours == by_go
+    for key in keys[-2:]:  # and the CLI's --partitioner fnv1a
+        out = streamline(kafka_bootstrap, "produce", topic, "--partitioner", "fnv1a", "--key", key, "--value", "cli")
+        assert out.startswith(f"partition: {by_go[key]}, "), (key, out)
     assert by_go == {key: partition_for_key(key.encode(), 7, partitioner="fnv1a") for key in keys}
     assert len(set(by_go.values())) > 3  # the keys are spread, so agreement is not luck
