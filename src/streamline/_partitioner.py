@@ -108,8 +108,8 @@ def partition_for_key(key: bytes, num_partitions: int, *, partitioner: str = "mu
     (librdkafka's default; an empty key is placed at random there, so it has no fixed answer
     here either — it is hashed like any other) or ``"fnv1a"`` (sarama's default).
 
-    >>> partition_for_key(b"user-1", 6), partition_for_key(b"user-1", 6, partitioner="fnv1a")
-    (5, 1)
+    >>> [partition_for_key(b"user-3", 6, partitioner=p) for p in ("murmur2", "consistent_random", "fnv1a")]
+    [5, 0, 2]
     """
     name = check_choice("partitioner", partitioner, tuple(_KEY_HASHES))
     return _KEY_HASHES[name][0](key) % num_partitions

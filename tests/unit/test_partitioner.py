@@ -183,3 +183,11 @@ def test_a_cached_key_follows_the_partition_count() -> None:
 def test_partition_for_key_rejects_an_unknown_partitioner() -> None:
     with pytest.raises(ConfigurationError, match="partitioner must be one of"):
         partition_for_key(b"k", 3, partitioner="round_robin")
+
+
+def test_docstring_examples_hold() -> None:
+    import doctest
+
+    from streamline import _partitioner
+
+    assert doctest.testmod(_partitioner).failed == 0
