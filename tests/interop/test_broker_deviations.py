@@ -63,6 +63,17 @@ class Wire:
     async def send(self, struct: RequestStruct, node: int | None = None) -> Any:
         return await asyncio.wait_for(self.client.send(self.node if node is None else node, _Exactly(struct)), 60)
 
+    async def leader(self, topic: str) -> int:
+        """The node leading ``topic``'s partition 0 (waiting for metadata of a new topic)."""
+        deadline = time.monotonic() + 60
+        while True:
+            await self.client.force_metadata_update()
+            node = self.client.cluster.leader_for_partition(TopicPartition(topic, 0))
+            if node is not None and node >= 0:
+                return int(node)
+            assert time.monotonic() < deadline, f"no leader for {topic}"
+            await asyncio.sleep(0.2)
+
     async def require(self, api_key: int, version: int, name: str) -> None:
         if not await self.advertises(api_key, version):
             pytest.skip(f"the broker does not advertise {name} v{version} (Kafka 4 removed it)")
@@ -121,8 +132,7 @@ async def test_list_offsets_v0_answers_with_the_offsets(
     await wire.require(2, 0, "ListOffsets")
     deviation("the ListOffsets v0 reply lacks its offsets list (sarama's default 0.8.2 version sends v0)")
     topic = new_topic(partitions=1)
-    await wire.client.force_metadata_update()
-    reply = await wire.send(OffsetRequest_v0(-1, [(topic, [(0, NEWEST, 1)])]))
+    reply = await wire.send(OffsetRequest_v0(-1, [(topic, [(0, NEWEST, 1)])]), await wire.leader(topic))
     assert reply.topics[0][1][0][1] == 0  # error_code
     assert list(reply.topics[0][1][0][2]) == [0]  # the (empty) log's end offset
 
@@ -131,10 +141,9 @@ async def test_produce_v2_is_answered(wire: Wire, new_topic: Callable[..., str],
     await wire.require(0, 2, "Produce")
     deviation("Produce v0-v2 (legacy message sets) is advertised but the connection is closed unanswered")
     topic = new_topic(partitions=1)
-    await wire.client.force_metadata_update()
+    leader = await wire.leader(topic)
     builder = LegacyRecordBatchBuilder(1, 0, 1 << 20)  # magic 1, no compression
     builder.append(0, timestamp=int(time.time() * 1000), key=None, value=b"legacy")
-    leader = wire.client.cluster.leader_for_partition(TopicPartition(topic, 0))
     reply = await wire.send(ProduceRequest_v2(-1, 30_000, [(topic, [(0, bytes(builder.build()))])]), leader)
     assert reply.topics[0][1][0][1] == 0  # error_code
 
