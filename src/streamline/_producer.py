@@ -19,7 +19,7 @@ from . import _client
 from ._config import ConnectionConfig
 from ._errors import ConfigurationError, DeliveryError, StreamlineError, TopicError
 from ._models import Record, RecordMetadata
-from ._partitioner import make_partitioner
+from ._partitioner import HashPartitioner, make_partitioner
 from ._validation import (
     Acks,
     Bytesish,
@@ -50,8 +50,9 @@ class Producer:
     - ``acks``: ``"all"`` (default, safest), ``1`` (leader only) or ``0`` (fire and forget:
       ``send`` returns once the record is handed to the connection; its metadata has the chosen
       partition and ``offset=-1``, ``timestamp=-1``, since the broker sends no answer).
-    - ``partitioner``: ``"hash"`` (Kafka's murmur2 for keys, keyless records spread evenly),
-      ``"random"`` or ``"round_robin"``. An explicit ``partition=`` always wins.
+    - ``partitioner``: ``"hash"`` (= ``"murmur2"``, the Java client's key hash),
+      ``"consistent_random"`` (librdkafka's), ``"fnv1a"`` (sarama's) — keyless records spread
+      evenly — or ``"random"``, ``"round_robin"``. An explicit ``partition=`` always wins.
     - ``compression``: ``None``, ``"gzip"``, ``"snappy"``, ``"lz4"`` or ``"zstd"``.
     - ``linger_ms`` / ``max_batch_bytes``: how long and how large the per-partition batches grow.
     - ``max_message_bytes``: the largest single record (as a one-record batch) sent; default 1 MiB,
@@ -237,7 +238,7 @@ class Producer:
         """Group items by partition: prepared tuples, and bare keyless values (the fast path)."""
         buckets: dict[int, list[_Prepared]] = {}
         keyless: list[_Prepared] = []
-        spread_keyless = self._partitioner_name == "hash"
+        spread_keyless = isinstance(self._partitioner, HashPartitioner)
         choose = self._partitioner
         for item in items:
             kind = type(item)

@@ -14,7 +14,9 @@ _TOPIC_RE = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 
 Acks = Literal[0, 1, "all"]
 ACKS: tuple[Acks, ...] = (0, 1, "all")
-PARTITIONERS = ("hash", "random", "round_robin")
+#: Partitioner names: key hashes of Java ("hash" = "murmur2"), librdkafka ("consistent_random") and
+#: sarama ("fnv1a"), then the key-blind ones.
+PARTITIONERS = ("hash", "murmur2", "consistent_random", "fnv1a", "random", "round_robin")
 COMPRESSIONS = ("gzip", "snappy", "lz4", "zstd")
 START_END = ("end", "latest", "newest")
 START_BEGINNING = ("beginning", "earliest", "oldest")

@@ -90,7 +90,7 @@ def kafka() -> Iterator[KafkaUnderTest]:
         yield KafkaUnderTest(external, "external")
         return
     if _docker_answers():
-        from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
+        from testcontainers.kafka import KafkaContainer
 
         with KafkaContainer(KAFKA_IMAGE).with_kraft() as container:
             yield KafkaUnderTest(container.get_bootstrap_server(), "container")
