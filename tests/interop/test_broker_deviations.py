@@ -233,3 +233,31 @@ def test_librdkafka_joins_a_group(kafka_bootstrap: str, new_topic: Callable[...,
         assert {tp.partition for tp in consumer.assignment()} == {0, 1}
     finally:
         consumer.close()
+
+
+async def test_a_member_that_left_is_gone_from_describe_groups(
+    kafka_bootstrap: str, new_topic: Callable[..., str], deviation: Deviation
+) -> None:
+    deviation("a member that stopped stays listed in DescribeGroups (state Stable) indefinitely")
+    from streamline import GroupAdmin
+
+    topic = new_topic(partitions=1)
+    group = f"deviation-left-{time.monotonic_ns()}"
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=kafka_bootstrap, group_id=group, session_timeout_ms=6_000,
+        heartbeat_interval_ms=2_000,
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not consumer.assignment():
+            assert time.monotonic() < deadline, "never assigned"
+            await consumer.getmany(timeout_ms=500)
+    finally:
+        await consumer.stop()
+    # Kafka drops the member at LeaveGroup, or at the latest when its session (6 s) expires.
+    async with GroupAdmin(kafka_bootstrap) as groups:
+        deadline = time.monotonic() + 20
+        while (await groups.describe_group(group, topics=[topic])).members:
+            assert time.monotonic() < deadline, "the member is still listed 20 s after it stopped"
+            await asyncio.sleep(0.5)
