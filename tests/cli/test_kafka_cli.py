@@ -223,7 +223,8 @@ def test_topics_create_list_describe_delete(cli) -> None:
         described = cli("topics", "describe", name)
         assert_ok(described)
         header, *rest = described.lines
-        partitions = rest[: rest.index("Configs:") if "Configs:" in rest else len(rest)]
+        partitions = [line for line in rest if line.lstrip().startswith("Partition:")]
+        assert rest[len(partitions)].startswith("Configs:"), str(described)
         assert header.split() == ["Topic:", name, "Partitions:", "3", "ReplicationFactor:", "1"]
         assert [p.split()[:2] for p in partitions] == [["Partition:", str(i)] for i in range(3)]
     finally:
