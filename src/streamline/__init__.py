@@ -31,6 +31,7 @@ from ._follow import (
     follow,
 )
 from ._groups import GroupAdmin, GroupError, GroupInfo, GroupMember, OffsetReset, PartitionLag
+from ._metrics import MetricsServer, serve_metrics
 from ._models import Message, Record, RecordMetadata
 from ._partitioner import murmur2, partition_for_key
 from ._pipeline import (
@@ -78,6 +79,7 @@ __all__ = [
     "LineTooLongError",
     "Message",
     "MessageStream",
+    "MetricsServer",
     "OffsetReset",
     "OnError",
     "PartitionInfo",
@@ -101,5 +103,6 @@ __all__ = [
     "follow",
     "murmur2",
     "partition_for_key",
+    "serve_metrics",
     "to_topic",
 ]

@@ -18,6 +18,7 @@ import bisect
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -89,8 +90,11 @@ class Registry:
     """Weak references to live objects, the counters of the ones gone, and recorded events."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()  # scrapes may come from another thread (prometheus_client's server)
+        # Scrapes may come from another thread (prometheus_client's own server). Finalizers of
+        # tracked objects can run inside any allocation, so they only queue; ``_reap`` folds.
+        self._lock = threading.RLock()
         self._tracked: dict[int, _Tracked] = {}
+        self._dead: deque[tuple[int, _Tracked]] = deque()
         #: Counter totals of objects that are gone, so a counter never goes backwards.
         self.retired: dict[str, dict[str, float]] = {kind: {} for kind in KINDS}
         self.events = Events()
@@ -105,6 +109,7 @@ class Registry:
             raise ValueError(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
         key = id(obj)
         with self._lock:
+            self._reap()
             entry = self._tracked.get(key)
             if entry is not None and entry.ref() is obj:
                 stats = getattr(obj, "stats", None)  # e.g. each pipeline run starts new stats
@@ -114,10 +119,14 @@ class Registry:
                 return
             entry = _Tracked(kind, obj)
             self._tracked[key] = entry
-        weakref.finalize(obj, self._retire, key, entry)
+        weakref.finalize(obj, self._retire, key, entry).atexit = False
 
     def _retire(self, key: int, entry: _Tracked) -> None:
-        with self._lock:
+        self._dead.append((key, entry))  # atomic; never takes the lock (see __init__)
+
+    def _reap(self) -> None:
+        while self._dead:
+            key, entry = self._dead.popleft()
             if self._tracked.get(key) is entry:
                 del self._tracked[key]
             _add_counters(self.retired[entry.kind], entry.stats)
@@ -125,6 +134,7 @@ class Registry:
     def live(self, kind: str) -> Iterator[tuple[Any, Any]]:
         """``(object, stats)`` of the live objects of ``kind``; refreshes each one's stats."""
         with self._lock:
+            self._reap()
             entries = [e for e in self._tracked.values() if e.kind == kind]
         for entry in entries:
             obj = entry.ref()
@@ -156,6 +166,7 @@ class Registry:
         """Forget everything (tests)."""
         with self._lock:
             self._tracked.clear()
+            self._dead.clear()
             self.retired = {kind: {} for kind in KINDS}
             self.events = Events()
             self.loop_lag = 0.0
