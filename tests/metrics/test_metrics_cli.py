@@ -2,39 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import socket
 import subprocess
-import sys
 
-from conftest import free_port, get, samples, value, wait_for
-
-STREAMLINE = os.path.join(os.path.dirname(sys.executable), "streamline")
-
-
-def env_for(bootstrap: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLINE_")}
-    return env | {"STREAMLINE_BOOTSTRAP_SERVERS": bootstrap} | extra
-
-
-def lines_in_topic(bootstrap: str, topic: str, expected: int) -> int:
-    """Read the whole topic (asking for one more than expected, so extra lines would show)."""
-    done = subprocess.run(
-        [STREAMLINE, "consume", topic, "--from", "beginning", "--max", str(expected + 1), "--timeout", "10",
-         "--format", "json"],
-        capture_output=True, env=env_for(bootstrap), timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return len([json.loads(line) for line in done.stdout.decode().splitlines()])
-
-
-def stop(proc: subprocess.Popen[bytes]) -> str:
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    return err.decode()
+from scraping import STREAMLINE, env_for, free_port, get, lines_in_topic, samples, stop, value, wait_for
 
 
 def test_ship_serves_metrics_that_match_the_topic(kafka_bootstrap, new_topic, tmp_path) -> None:

@@ -15,8 +15,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from conftest import free_port, get, value, wait_for
-from test_metrics_cli import STREAMLINE, env_for, lines_in_topic, stop
+from scraping import STREAMLINE, env_for, free_port, get, lines_in_topic, stop, value, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,7 +56,7 @@ def test_prometheus_scrapes_ship_and_counts_every_line(kafka_bootstrap, new_topi
          "--checkpoints", str(tmp_path / "c"), "--metrics", f"127.0.0.1:{ship_port}"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_for(kafka_bootstrap),
     )
-    prometheus_log = open(tmp_path / "prometheus.log", "wb")  # noqa: SIM115
+    prometheus_log = open(tmp_path / "prometheus.log", "wb")
     server = subprocess.Popen(
         [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
          f"--web.listen-address=127.0.0.1:{prometheus_port}", "--log.level=warn"],
