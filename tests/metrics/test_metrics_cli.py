@@ -45,6 +45,7 @@ def test_ship_serves_metrics_that_match_the_topic(kafka_bootstrap, new_topic, tm
         screen = top.stdout.decode()
         assert f"delivered {total / 1000:.1f}k" in screen, screen
         assert "follow    lines" in screen and "behind 0 B" in screen and "access.log" in screen
+        assert "checkpoint saved" in screen
         assert "ready: producer connected" in screen
         assert all(len(row) <= 80 for row in screen.splitlines()), screen
     finally:

@@ -130,8 +130,12 @@ def render(url: str, now: Sample, before: Sample | None, width: int, height: int
             f"read {_bytes(now.total('streamline_follow_bytes_total'))}  "
             f"files {_num(now.total('streamline_follow_files_open'))} open / "
             f"{_num(now.total('streamline_follow_files_known'))} known  "
-            f"behind {_bytes(now.total('streamline_follow_behind_bytes'))}  "
-            f"checkpoint {f'{max(age.values()):.1f}s ago' if age else '-'}  "
+            f"behind {_bytes(now.total('streamline_follow_behind_bytes'))}"
+        )
+        lines.append(
+            f"          checkpoint saved {f'{max(age.values()):.1f}s ago' if age else '-'}  "
+            f"rotations {_num(now.total('streamline_follow_rotations_total'))}  "
+            f"truncations {_num(now.total('streamline_follow_truncations_total'))}  "
             f"long lines split {_num(now.total('streamline_follow_long_lines_split_total'))} "
             f"skipped {_num(now.total('streamline_follow_long_lines_skipped_total'))}"
         )
