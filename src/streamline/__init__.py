@@ -31,7 +31,13 @@ from ._follow import (
     follow,
 )
 from ._groups import GroupAdmin, GroupError, GroupInfo, GroupMember, OffsetReset, PartitionLag
-from ._metrics import MetricsServer, serve_metrics
+from ._metrics import (
+    MetricsServer,
+    extract_trace_context,
+    inject_trace_context,
+    install_otel_metrics,
+    serve_metrics,
+)
 from ._models import Message, Record, RecordMetadata
 from ._partitioner import murmur2, partition_for_key
 from ._pipeline import (
@@ -100,7 +106,10 @@ __all__ = [
     "TopicInfo",
     "TopicSink",
     "consume",
+    "extract_trace_context",
     "follow",
+    "inject_trace_context",
+    "install_otel_metrics",
     "murmur2",
     "partition_for_key",
     "serve_metrics",

@@ -8,6 +8,7 @@ weak reference) and serving says how to install it. Reference: ``docs/metrics.md
 from __future__ import annotations
 
 from .http import MetricsServer, parse_address, require_prometheus_client, serve_metrics
+from .otel import extract_trace_context, inject_trace_context, install_otel_metrics
 from .readiness import Readiness, consumer_ready, default_readiness, producer_ready
 from .registry import (
     MAX_FILE_LABELS,
@@ -35,6 +36,9 @@ __all__ = [
     "Registry",
     "consumer_ready",
     "default_readiness",
+    "extract_trace_context",
+    "inject_trace_context",
+    "install_otel_metrics",
     "observe_handler",
     "parse_address",
     "producer_ready",

@@ -98,9 +98,11 @@ class StreamlineCollector(Collector):
         yield _gauge("streamline_follow_behind_bytes", "Bytes in open files not yet handed out (last check).",
                      sum(_num(s, "bytes_behind") for _, s in followers))
         ages = [age for age in (_checkpoint_age(f) for f, _ in followers) if age is not None]
-        if ages:
-            yield _gauge("streamline_follow_checkpoint_age_seconds",
-                         "Seconds since the oldest of the followers' checkpoint files was last saved.", max(ages))
+        age = GaugeMetricFamily("streamline_follow_checkpoint_age_seconds",
+                                "Seconds since a checkpoint file was last written (the oldest).")
+        if ages:  # no sample before the first save
+            age.add_metric([], max(ages))
+        yield age
         yield from _per_file(follower_files(f for f, _ in followers))
 
     def _consumers(self, reg: Registry) -> Iterator[Metric]:
