@@ -110,7 +110,7 @@ class StreamlineCollector(Collector):
         group_topic_partition = ["group", "topic", "partition"]
         consumed = CounterMetricFamily("streamline_consumer_messages", "Messages handed out by consumer streams.",
                                        labels=group_topic_partition)
-        for (group, topic, partition), value in sorted(events.consumed.items()):
+        for (group, topic, partition), value in sorted(dict(events.consumed).items()):
             consumed.add_metric([group, topic, str(partition)], value)
         yield consumed
         gauges = {
@@ -126,19 +126,19 @@ class StreamlineCollector(Collector):
                                            "Offset last committed (the next one to read).",
                                            labels=group_topic_partition),
         }
-        for key, position in sorted(events.positions.items()):
+        for key, position in sorted(dict(events.positions).items()):
             labels = [key[0], key[1], str(key[2])]
             gauges["position"].add_metric(labels, position)
             highwater = events.highwaters.get(key)
             if highwater is not None:
                 gauges["lag"].add_metric(labels, max(0, highwater - position))
-        for key, highwater in sorted(events.highwaters.items()):
+        for key, highwater in sorted(dict(events.highwaters).items()):
             gauges["highwater"].add_metric([key[0], key[1], str(key[2])], highwater)
-        for key, offset in sorted(events.committed.items()):
+        for key, offset in sorted(dict(events.committed).items()):
             gauges["committed"].add_metric([key[0], key[1], str(key[2])], offset)
         yield from gauges.values()
 
-        rebalances = dict(events.rebalances)
+        rebalances = dict(events.rebalances)  # copies: another thread may scrape
         assigned: dict[str, int] = {}
         for stream, _ in reg.live("consumer"):
             group = getattr(stream, "group", None) or ""
@@ -157,7 +157,7 @@ class StreamlineCollector(Collector):
         yield _per_label("streamline_consumer_skipped", "Failing messages skipped by policy.", "group", events.skipped)
         duration = HistogramMetricFamily("streamline_consumer_handler_duration_seconds",
                                          "Time one handler call took.", labels=["group"], unit="")
-        for group, histogram in sorted(events.handler_seconds.items()):
+        for group, histogram in sorted(dict(events.handler_seconds).items()):
             duration.add_metric([group], histogram.cumulative(), histogram.total)
         yield duration
 
@@ -251,7 +251,7 @@ def _per_topic(name: str, doc: str, table: dict[str, int]) -> CounterMetricFamil
 
 def _per_label(name: str, doc: str, label: str, table: dict[str, int]) -> CounterMetricFamily:
     family = CounterMetricFamily(name, doc, labels=[label])
-    for value_label, value in sorted(table.items()):
+    for value_label, value in sorted(dict(table).items()):
         family.add_metric([value_label], value)
     return family
 
