@@ -152,3 +152,29 @@ def test_run_serves_the_pipeline_metrics(tmp_path) -> None:
         assert value(get(f"http://127.0.0.1:{port}/metrics")[1], "streamline_pipeline_items_total") == 1000
     finally:
         stop(proc)
+
+
+def test_many_files_keep_per_file_labels_bounded(kafka_bootstrap, new_topic, tmp_path) -> None:
+    topic = new_topic(partitions=1)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    files = 130
+    for i in range(files):
+        (logs / f"app-{i:03}.log").write_bytes(b"line %d\n" % i * 10)
+    port = free_port()
+    proc = subprocess.Popen(
+        [STREAMLINE, "ship", str(logs / "*.log"), "--topic", topic, "--from", "beginning", "-q",
+         "--checkpoints", str(tmp_path / "c"), "--metrics", str(port)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_for(kafka_bootstrap),
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/metrics"
+        wait_for(lambda: value(get(url)[1], "streamline_pipeline_delivered_total") == files * 10,
+                 what="every line delivered")
+        series = samples(get(url)[1])["streamline_follow_file_size_bytes"]
+        paths = {dict(labels)["path"] for labels in series}
+        assert len(paths) == 101 and "other" in paths  # 100 files by name, 30 summed under "other"
+        total_size = sum((logs / f"app-{i:03}.log").stat().st_size for i in range(files))
+        assert sum(series.values()) == total_size  # every open file counted once
+    finally:
+        stop(proc)

@@ -245,3 +245,15 @@ async def test_the_loop_lag_ticker_sees_a_blocked_loop() -> None:
             await asyncio.sleep(0.05)
         # The 0.25 s timer started before the 0.6 s block, so it ran at least 0.35 s late.
         assert REGISTRY.loop_lag >= 0.3
+
+
+async def test_a_silent_or_garbage_client_does_not_block_the_endpoint() -> None:
+    async with serve_metrics("127.0.0.1:0") as server:
+        silent = await asyncio.open_connection("127.0.0.1", server.port)  # connects, never speaks
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"\x00\x01garbage\r\n\r\n")
+        await writer.drain()
+        assert (await reader.read()).startswith(b"HTTP/1.1 400 ")
+        writer.close()
+        assert (await http_get(server.port, "/healthz"))[0] == 200
+        silent[1].close()
