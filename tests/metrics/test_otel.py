@@ -6,15 +6,15 @@ import pytest
 
 pytest.importorskip("opentelemetry.sdk", reason="opentelemetry-sdk is not installed")
 
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
+from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
 
-from streamline import Producer, consume  # noqa: E402
-from streamline._metrics import record_committed, track  # noqa: E402
-from streamline._metrics.otel import extract_trace_context, inject_trace_context, install_otel_metrics  # noqa: E402
-from streamline._pipeline.stats import PipelineStats  # noqa: E402
+from streamline import Producer, consume
+from streamline._metrics import record_committed, track
+from streamline._metrics.otel import extract_trace_context, inject_trace_context, install_otel_metrics
+from streamline._pipeline.stats import PipelineStats
 
 pytestmark = pytest.mark.usefixtures("clean_registry")
 
