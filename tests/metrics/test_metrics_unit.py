@@ -22,6 +22,7 @@ from streamline._metrics import (
     record_consumed,
     record_highwater,
     record_rebalance,
+    record_revoked,
     require_prometheus_client,
     serve_metrics,
     track,
@@ -101,6 +102,34 @@ def test_consumer_lag_committed_rebalances_and_handler_histogram() -> None:
     assert value(text, "streamline_consumer_lag_messages", **labels0) is None
     assert value(text, "streamline_consumer_messages_total", **labels0) == 10
     assert value(text, "streamline_consumer_rebalances_total", group="g") == 2
+    record_revoked("g", [("orders", 1)])  # a tracked stream counts its own rebalances: only the gauges go
+    text = scrape_text()
+    assert value(text, "streamline_consumer_position", group="g", topic="orders", partition="1") is None
+    assert value(text, "streamline_consumer_rebalances_total", group="g") == 2
+
+
+class Stream:
+    def __init__(self, group: str | None) -> None:
+        self.group = group
+        self.rebalances = 3
+        self._consumer: object | None = None
+
+    def assignment(self) -> set[tuple[str, int]]:
+        return {("orders", 0), ("orders", 1)} if self._consumer is not None else set()
+
+
+def test_a_tracked_stream_reports_its_partitions_rebalances_and_readiness() -> None:
+    from streamline._metrics import default_readiness
+
+    stream = Stream("g")
+    track(stream)
+    assert default_readiness() == (False, "consumer not started")
+    stream._consumer = object()
+    text = scrape_text()
+    assert value(text, "streamline_consumer_assigned_partitions", group="g") == 2
+    assert value(text, "streamline_consumer_rebalances_total", group="g") == 3
+    assert value(text, "streamline_tracked_objects", kind="consumer") == 1
+    assert default_readiness() == (True, "consumer has partitions")
 
 
 @dataclass

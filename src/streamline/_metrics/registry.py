@@ -240,10 +240,16 @@ def record_committed(group: str | None, topic: str, partition: int, offset: int)
 
 
 def record_rebalance(group: str | None, revoked: Any = ()) -> None:
-    """A rebalance happened; gauges of the ``revoked`` ``(topic, partition)`` pairs are dropped."""
+    """A rebalance happened (for objects that do not count them in a tracked ``rebalances``);
+    gauges of the ``revoked`` ``(topic, partition)`` pairs are dropped."""
+    _bump(REGISTRY.events.rebalances, group or "", 1)
+    record_revoked(group, revoked)
+
+
+def record_revoked(group: str | None, revoked: Any) -> None:
+    """Drop the position/lag/committed gauges of ``revoked`` ``(topic, partition)`` pairs."""
     events = REGISTRY.events
     name = group or ""
-    _bump(events.rebalances, name, 1)
     for topic, partition in revoked:
         for table in (events.positions, events.highwaters, events.committed):
             table.pop((name, topic, partition), None)
