@@ -31,6 +31,13 @@ from ._follow import (
     follow,
 )
 from ._groups import GroupAdmin, GroupError, GroupInfo, GroupMember, OffsetReset, PartitionLag
+from ._metrics import (
+    MetricsServer,
+    extract_trace_context,
+    inject_trace_context,
+    install_otel_metrics,
+    serve_metrics,
+)
 from ._models import Message, Record, RecordMetadata
 from ._partitioner import murmur2, partition_for_key
 from ._pipeline import (
@@ -78,6 +85,7 @@ __all__ = [
     "LineTooLongError",
     "Message",
     "MessageStream",
+    "MetricsServer",
     "OffsetReset",
     "OnError",
     "PartitionInfo",
@@ -98,8 +106,12 @@ __all__ = [
     "TopicInfo",
     "TopicSink",
     "consume",
+    "extract_trace_context",
     "follow",
+    "inject_trace_context",
+    "install_otel_metrics",
     "murmur2",
     "partition_for_key",
+    "serve_metrics",
     "to_topic",
 ]

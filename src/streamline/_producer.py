@@ -15,7 +15,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 
-from . import _client
+from . import _client, _metrics
 from ._config import ConnectionConfig
 from ._errors import ConfigurationError, DeliveryError, StreamlineError, TopicError
 from ._models import Record, RecordMetadata
@@ -121,6 +121,7 @@ class Producer:
         producer = _client.new_producer(self.connection, **self._options)
         await _client.start_bounded(producer, self.connection)
         self._producer = producer
+        _metrics.track(self)
 
     async def stop(self) -> None:
         """Flush what is buffered and disconnect."""

@@ -10,6 +10,7 @@ from typing import Union
 
 import anyio
 
+from .. import _metrics
 from .._errors import ConfigurationError
 from .checkpoints import Checkpoints
 from .framing import LONG_LINE_POLICIES, LongLinePolicy
@@ -73,6 +74,7 @@ class Follower:
         self.rate_limit = rate_limit
         self.checkpoints = checkpoints
         self.stats = FollowerStats()
+        _metrics.track(self)
         options = ReaderOptions(
             start, reopen, must_exist, notify, poll_interval, max_line_bytes, long_lines, stop_at_eof
         )

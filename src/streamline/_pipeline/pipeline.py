@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
+from .. import _metrics
 from .._errors import ConfigurationError, StreamlineError
 from .batch import Batch
 from .sinks import as_sink
@@ -125,6 +126,7 @@ class Pipeline:
 
     async def _run(self) -> PipelineStats:
         self.stats = PipelineStats()
+        _metrics.track(self)
         dead_letter = self._dead_letter_writer()
         async with self.source.opened():
             async with anyio.create_task_group() as root:

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from ._app import app, connection
+from ._metrics_option import METRICS_OPTION, with_metrics
 from ._run import run_async
 
 
@@ -53,6 +54,7 @@ def consume_command(
     max_messages: int | None = typer.Option(None, "--max", "-n", min=1, help="Exit 0 after N messages."),
     timeout: float | None = typer.Option(None, "--timeout", min=0.0, help="Exit 0 after SECONDS without a message."),
     output: str = typer.Option("text", "--format", "-f", help="text or json."),
+    metrics: str | None = METRICS_OPTION,
 ) -> None:
     """Print messages from every partition of TOPIC.
 
@@ -87,4 +89,6 @@ def consume_command(
                     out.flush()
         out.flush()
 
-    run_async(main)
+    from .._metrics import consumer_ready
+
+    run_async(with_metrics(metrics, main, ready=lambda: consumer_ready(stream)))

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from ._app import app
+from ._metrics_option import METRICS_OPTION, with_metrics
 from ._run import run_async
 
 
@@ -70,7 +71,10 @@ async def open_pipeline(target: Any) -> Any:
 
 
 @app.command("run")
-def run_command(target: str = typer.Argument(..., help="MODULE:ATTRIBUTE or FILE.py:ATTRIBUTE")) -> None:
+def run_command(
+    target: str = typer.Argument(..., help="MODULE:ATTRIBUTE or FILE.py:ATTRIBUTE"),
+    metrics: str | None = METRICS_OPTION,
+) -> None:
     """Run a pipeline defined in Python: SIGINT/SIGTERM drain it and exit 0, a second signal stops at once.
 
     The attribute is a Pipeline, a function (sync or async) returning one, or an async generator
@@ -90,4 +94,4 @@ def run_command(target: str = typer.Argument(..., help="MODULE:ATTRIBUTE or FILE
             f"{stats.dropped:,} dropped, {stats.dead_lettered:,} dead-lettered\n"
         )
 
-    run_async(main)
+    run_async(with_metrics(metrics, main))

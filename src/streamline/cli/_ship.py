@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from ._app import app, connection
+from ._metrics_option import METRICS_OPTION, with_metrics
 from ._pipelines import StatusLine
 from ._run import run_async
 
@@ -79,6 +80,7 @@ def ship_command(
     status_every: float = typer.Option(
         10.0, "--status-every", min=0.1, help="Seconds between status log lines when not on a terminal."
     ),
+    metrics: str | None = METRICS_OPTION,
 ) -> None:
     """Follow files like tail -F and ship every line to TOPIC (the tutorial's log agent).
 
@@ -118,4 +120,4 @@ def ship_command(
             f"checkpoints in {checkpoints}\n"
         )
 
-    run_async(main)
+    run_async(with_metrics(metrics, main))
