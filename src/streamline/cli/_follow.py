@@ -35,10 +35,16 @@ def follow_command(
     --checkpoints a line counts as done once printed; a restart resumes after it.
     """
     from .._follow import follow
+    from .._follow.files import path_problems
 
+    # Like tail: a directory or an unreadable file is an error (exit 1); a missing file is
+    # waited for (an error only with --must-exist).
+    for problem in path_problems(paths):
+        if must_exist or not isinstance(problem, FileNotFoundError):
+            raise problem
     follower = follow(
         paths,
-        start=parse_start(start),
+        start=parse_start(start),  # type: ignore[arg-type]  # checked by parse_start
         must_exist=must_exist,
         checkpoints=checkpoints,
         stop_at_eof=once,
