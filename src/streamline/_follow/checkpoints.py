@@ -256,7 +256,7 @@ class Checkpoints:
     def _load(self) -> dict[str, dict[str, Any]]:
         try:
             raw = self.path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return {}
         try:
             document = json.loads(raw)
