@@ -147,6 +147,8 @@ class Checkpoints:
         self._last_written: bytes | None = None
         self._last_flush = 0.0
         self._last_attempt = 0.0
+        self._next_expiry = 0.0
+        self._unsaved = False
         self._last_failure_log = -FAILURE_LOG_INTERVAL
         self._lock_fd: int | None = None
         self._lock_id: tuple[int, int] | None = None
@@ -228,15 +230,18 @@ class Checkpoints:
         stat = os.fstat(fd)
         self._lock_id = (stat.st_dev, stat.st_ino)
 
+    def _lock_intact(self) -> bool:
+        try:
+            stat = os.stat(self.directory / LOCK_NAME)
+        except OSError:
+            return False
+        return (stat.st_dev, stat.st_ino) == self._lock_id
+
     def _check_lock(self) -> None:
         """Is our lock file still the directory's lock file? Take it again if the directory was
         deleted or replaced; refuse to go on (:class:`CheckpointError`) if another process did."""
-        try:
-            stat = os.stat(self.directory / LOCK_NAME)
-            if (stat.st_dev, stat.st_ino) == self._lock_id:
-                return
-        except OSError:
-            pass
+        if self._lock_intact():
+            return
         had_lock = self._lock_id is not None
         try:
             self._lock()
@@ -365,22 +370,51 @@ class Checkpoints:
         """
         if self._lost is not None:
             raise CheckpointError(self._lost)
+        if not self._unsaved and not self._changed():
+            return
+        # Until a write succeeds, the next flush writes (snapshot() updates ``records``, so
+        # comparing with them no longer tells whether the file on disk is up to date).
+        self._unsaved = True
         payload = self.snapshot()
         if payload == self._last_written:
+            self._unsaved = False
             return
         self._last_attempt = time.monotonic()
         lock = self._flush_lock or anyio.Lock()
-        async with lock:
-            try:
-                await anyio.to_thread.run_sync(self._save, payload)
-            except OSError as exc:
-                self._failed(exc)
-                return
+        try:
+            with anyio.CancelScope(shield=True):  # a save, once decided, completes
+                async with lock:
+                    await anyio.to_thread.run_sync(self._save, payload)
+        except OSError as exc:
+            self._failed(exc)
+            return
+        self._unsaved = False
         if self.last_error is not None:
             log.warning("streamline: checkpoints saved to %s again", self.path)
         self.last_error = None
         self._last_written = payload
         self._last_flush = time.monotonic()
+
+    def _changed(self) -> bool:
+        """Could a snapshot differ from the last one written? (cheap: no JSON, no hashing)"""
+        if self._last_written is None or self.last_error is not None:
+            return True
+        if self._opened and not self._lock_intact():  # the directory was deleted or replaced
+            return True
+        now = time.monotonic()
+        if now >= self._next_expiry:  # look for records to expire once a minute
+            self._next_expiry = now + 60.0
+            return True
+        records = self.records
+        for key, tracked in self._tracked.items():
+            record = records.get(key)
+            if (
+                record is None
+                or record["offset"] != tracked.ranges.position
+                or record["fingerprint"] != tracked.identity.fingerprint
+            ):
+                return True
+        return False
 
     def _failed(self, exc: OSError) -> None:
         self.save_failures += 1

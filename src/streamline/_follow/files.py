@@ -39,6 +39,7 @@ class Opened:
     line_end: int  # offset after the last newline (start of a partial last line), or size
     saved: int | None  # checkpointed position, when the store knew this file
     compressed: str | None = None  # "gzip", "bzip2"...: the format its first bytes announce
+    real_path: str = ""  # symlinks resolved: where change notifications name it
 
 
 @dataclass
@@ -103,7 +104,7 @@ def open_file(path: str, saved_position: object = None) -> Opened:
     except BaseException:
         os.close(fd)
         raise
-    return Opened(fd, identity, stat.st_size, line_end, saved, compressed)
+    return Opened(fd, identity, stat.st_size, line_end, saved, compressed, os.path.realpath(path))
 
 
 def bytes_before(fd: int, position: int) -> bytes:
@@ -156,13 +157,20 @@ def scan_all(
     fds: list[int],
     directories: set[str],
 ) -> tuple[dict[str, os.stat_result | None], list[int], set[str]]:
-    """One look at everything: :func:`scan`, then open files' sizes, then which directories exist.
+    """One look at everything: :func:`scan`, then open files' sizes, then which directories exist
+    (``directories`` may hold glob patterns: the directories they match are returned).
 
     Paths are looked at before sizes, so a file renamed away is measured after its rename.
     """
     found = scan(paths, patterns, exclude)
     sizes = [os.fstat(fd).st_size for fd in fds]
-    return found, sizes, {d for d in directories if os.path.isdir(d)}
+    existing: set[str] = set()
+    for directory in directories:
+        if glob.has_magic(directory):
+            existing.update(d for d in glob.glob(directory) if os.path.isdir(d))
+        elif os.path.isdir(directory):
+            existing.add(directory)
+    return found, sizes, existing
 
 
 def scan(

@@ -46,7 +46,7 @@ from .files import (
 from .framing import Framed, LineFramer, LineTooLongError, LongLinePolicy
 from .identity import FileIdentity
 from .lines import FollowerStats, LineBatch
-from .watch import ChangeWaiter
+from .watch import MODIFIED, ChangeWaiter
 
 Start = Literal["end", "beginning"] | int
 
@@ -54,6 +54,9 @@ log = logging.getLogger("streamline.follow")
 
 #: Seconds a finished, forgotten file is still recognised when looking for rotated files.
 FORGOTTEN_MEMORY = 600.0
+#: With change notification on every watched directory, a full look at every path and file
+#: (40 ms of CPU for 2,000 files) happens this often; changes are seen at once anyway.
+RESCAN_SECONDS = 5.0
 #: Descriptor exhaustion: not fatal, the file is tried again at a later scan.
 _OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE)
 
@@ -90,6 +93,7 @@ class TrackedFile:
             offset=position, max_line_bytes=options.max_line_bytes, long_lines=options.long_lines
         )
         self.checkpoint = store.track(self.identity, path, position)
+        self.real_path = opened.real_path  # where notifications name it (symlinks resolved)
         self.rotated = False  # no longer at its path: read while it grows, finish once quiet
         self.active_at = time.monotonic()  # when it last grew (or was opened)
         self.recent: bytes | None = None  # the bytes just before ``position`` (None: not read yet)
@@ -139,6 +143,8 @@ class Reader:
         self._ignored: set[str] = set()  # keys of files not to ship (compressed)
         self._warned: dict[str, str] = {}  # path -> the problem last reported for it
         self._open_count = 0
+        self._by_real: dict[str, TrackedFile] = {}  # open files at their paths, by real path
+        self._all_watched = False  # notification covers every directory we look at
         self._held = 0  # bytes held in framers: partial last lines
         self._ended = False
         self._next_scan = 0.0
@@ -227,11 +233,61 @@ class Reader:
                 continue
             if self._persist:
                 await self.checkpoints.flush_if_due()
-            await self._waiter.wait(max(0.0, self._next_scan - time.monotonic()))
-            await self._scan()
+            until = self._next_scan
+            if self._persist:  # acknowledgements arrive while we wait: save them in time
+                until = min(until, time.monotonic() + self.checkpoints.flush_interval)
+            if self._has_rotated():  # renamed or deleted files: no notification reaches us
+                until = min(until, time.monotonic() + self.options.poll_interval)
+            changes = await self._waiter.wait(max(0.0, until - time.monotonic()))
+            if changes and self._all_watched and self._grown_only(changes):
+                self._check_rotated()
+            elif changes or time.monotonic() >= self._next_scan:
+                await self._scan()
+            else:
+                self._check_rotated()
         if self._persist:
             await self.checkpoints.flush_if_due()  # also while busy, not only when idle
         return self._ready.popleft()
+
+    def _grown_only(self, changes: set[tuple[int, str]]) -> bool:
+        """If every change is a write to an open file we follow: update their sizes and say so
+        (no full look needed); False if a full look is needed (files added, removed...)."""
+        by_real = self._by_real
+        files = []
+        for kind, path in changes:
+            file = by_real.get(path)
+            if kind != MODIFIED or file is None or file.fd is None or file.rotated:
+                return False
+            files.append(file)
+        now = time.monotonic()
+        for file in files:
+            try:
+                # Still at its path? A deletion or rename can come as "modified" (link count).
+                at_path = os.stat(file.path)
+                stat = os.fstat(file.fd)  # type: ignore[arg-type]  # checked above
+            except OSError:
+                return False
+            if (at_path.st_dev, at_path.st_ino) != (stat.st_dev, stat.st_ino):
+                return False
+            if stat.st_size != file.size:
+                file.size, file.active_at = stat.st_size, now
+        return True
+
+    def _has_rotated(self) -> bool:
+        return any(chain[0].rotated for chain in self.chains.values())
+
+    def _check_rotated(self) -> None:
+        """Sizes of renamed or deleted files still open (cheap: few, and fstat only)."""
+        now = time.monotonic()
+        for chain in self.chains.values():
+            for file in chain:
+                if file.rotated and file.fd is not None:
+                    try:
+                        size = os.fstat(file.fd).st_size
+                    except OSError:
+                        continue
+                    if size != file.size:
+                        file.size, file.active_at = size, now
 
     def _next_pending(self) -> TrackedFile | None:
         """Round-robin over paths: in each chain, the oldest file that has bytes to read."""
@@ -271,7 +327,8 @@ class Reader:
             self._emit(file, framed)
             if self._held > self.options.max_partial_bytes:
                 self._release_partial_lines()
-        self._count_behind()
+        if len(self._by_key) <= 16:  # with many files, only at full looks (it costs O(files))
+            self._count_behind()
 
     async def _restart(self, file: TrackedFile, turn: Turn) -> None:
         """The file was truncated (or rewritten) under us: read it again from 0.
@@ -375,6 +432,8 @@ class Reader:
         self._emit(file, self._frame(file, None))
         self._close_fd(file)
         self._by_key.pop(file.identity.key, None)
+        if self._by_real.get(file.real_path) is file:
+            del self._by_real[file.real_path]
         self._finished[file.identity.key] = _Finished(file.identity, file.position, file.checkpoint)
         self.stats.files -= 1
 
@@ -432,12 +491,23 @@ class Reader:
         return True
     # -- finding files ---------------------------------------------------------------------
     async def _scan(self) -> None:
-        """One look at every path, pattern, open file and watched directory (one thread hop)."""
+        """One look at every path, pattern, open file and watched directory (one thread hop).
+
+        Shielded: a timeout around the iterator that keeps cancelling the look half-way
+        (e.g. one as long as ``poll_interval``) would otherwise starve it.
+        """
+        with anyio.CancelScope(shield=True):
+            await self._scan_now()
+
+    async def _scan_now(self) -> None:
         self._next_scan = time.monotonic() + self.options.poll_interval
         open_files = [file for file in self._tracked() if file.fd is not None]
         fds = [file.fd for file in open_files if file.fd is not None]
         directories = {os.path.dirname(os.path.abspath(p)) for p in self.paths}
         directories |= {_static_prefix(p) for p in self.patterns}
+        # Directories a pattern's wildcards match, and where symlinked files really live.
+        directories |= {os.path.dirname(p) for p in self.patterns if glob.has_magic(os.path.dirname(p))}
+        directories |= {os.path.dirname(real) for real in self._by_real}
         found, sizes, existing = await anyio.to_thread.run_sync(
             scan_all,
             self.paths,
@@ -454,6 +524,10 @@ class Reader:
         await self._reconcile(found, initial=False)
         self._count_behind()
         self._waiter.watch(existing)
+        wanted = sum(1 for d in directories if not glob.has_magic(d))
+        self._all_watched = self._waiter.notifying and len(existing) >= wanted
+        interval = RESCAN_SECONDS if self._all_watched else self.options.poll_interval
+        self._next_scan = time.monotonic() + max(interval, self.options.poll_interval)
 
     async def _reconcile(self, found: dict[str, os.stat_result | None], initial: bool) -> None:
         """Mark rotated and deleted files; open files that appeared."""
@@ -476,6 +550,7 @@ class Reader:
                 continue
             current.rotated = True  # renamed away or deleted: read while it grows, then finish
             current.active_at = time.monotonic()
+            self._by_real.pop(current.real_path, None)
             self.stats.rotations += 1
             if not self.options.reopen:
                 self._retired.add(path)
@@ -576,6 +651,8 @@ class Reader:
         file = TrackedFile(path, opened, position, self.options, store)
         self.chains.setdefault(path, deque()).append(file)
         self._by_key[key] = file
+        if real_path == path:  # at its path (not a rotated file found next to it)
+            self._by_real[file.real_path] = file
         self._opened_any = True
         self._open_count += 1
         self.stats.files_open = self._open_count
@@ -602,6 +679,7 @@ class Reader:
             if opened is not None:
                 os.close(opened.fd)
         # Gone: what was read is handed out; a partial last line is flushed by _finish.
+        self._by_real.pop(file.real_path, None)
         file.rotated = True
         file.active_at = float("-inf")
         file.size = file.position
