@@ -13,7 +13,11 @@ nothing may arrive that was not written.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +94,64 @@ async def test_copytruncate_at_50k_lines_per_second(kafka_bootstrap, new_topic, 
     assert len(unseen) < len([g for g in generations if g]), "ship read no generation of the file"
     assert not missing, f"{len(missing)} lines outside the copy-truncate windows lost, e.g. {sorted(missing)[:3]}"
     assert not corrupted, f"{len(corrupted)} values were not lines written, e.g. {sorted(corrupted)[:3]}"
+
+
+class LateReopener(threading.Thread):
+    """logrotate ``create`` with a slow application: rename, create the new file, and keep
+    writing to the renamed file for ``delay`` seconds before reopening (the app's signal
+    handler runs late). One write every 50 ms, numbered lines, ``rate`` lines/s."""
+
+    def __init__(self, path: Path, total: int, rate: int, *, every: float, delay: float) -> None:
+        super().__init__(daemon=True)
+        self.path, self.total, self.rate, self.every, self.delay = path, total, rate, every, delay
+        self.written = self.rotations = self.late_lines = 0
+
+    def run(self) -> None:
+        chunk = max(1, self.rate // 20)
+        f = open(self.path, "ab")  # noqa: SIM115
+        next_rotation = time.monotonic() + self.every
+        reopen_at = None
+        while self.written < self.total:
+            n = min(chunk, self.total - self.written)
+            f.write(b"".join(line(self.written + i) + b"\n" for i in range(n)))
+            f.flush()
+            self.written += n
+            now = time.monotonic()
+            if reopen_at is not None:
+                self.late_lines += n
+                if now >= reopen_at:  # the application finally reopens its log
+                    f.close()
+                    f = open(self.path, "ab")  # noqa: SIM115
+                    reopen_at = None
+            elif now >= next_rotation:
+                self.rotations += 1
+                os.rename(self.path, f"{self.path}.{self.rotations}")
+                open(self.path, "ab").close()  # logrotate "create"
+                reopen_at = now + self.delay
+                next_rotation = now + self.every
+            time.sleep(0.05)
+        f.close()
+
+
+@pytest.mark.timeout(600 if LONG else 120)
+async def test_writer_that_reopens_late_after_each_rotation(kafka_bootstrap, new_topic, tmp_path) -> None:
+    """Every rotation leaves 0.4 s of lines written to the renamed file (issue 11: these were lost,
+    hundreds per rotation). They must all arrive."""
+    topic = new_topic(partitions=4)
+    log, ckpt, out = tmp_path / "app.log", tmp_path / "ckpt", tmp_path / "ship.out"
+    log.touch()
+    ship = start_ship(kafka_bootstrap, topic, [str(log)], ckpt, log=out)
+    await asyncio.sleep(1.5)
+    rate = 20_000
+    total = rate * SECONDS
+    writer = LateReopener(log, total, rate, every=1.0, delay=0.4)
+    writer.start()
+    await asyncio.to_thread(writer.join)
+    seen = await read_topic(kafka_bootstrap, topic, total, timeout=90)
+    ship.send_signal(signal.SIGTERM)
+    assert ship.wait(40) == 0, out.read_text()[-2000:]
+    result = tally(seen, {line(i) for i in range(total)})
+    report("rotation_late_reopen", lines=total, rotations=writer.rotations, late_lines=writer.late_lines,
+           lost=len(result.missing), corrupted=len(result.corrupted), duplicates=result.duplicates)
+    assert writer.rotations >= 1 and writer.late_lines > 0
+    assert not result.missing and not result.corrupted and result.duplicates == 0

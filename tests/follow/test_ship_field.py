@@ -113,3 +113,23 @@ async def test_unreadable_paths_are_one_warning_each_and_must_exist_makes_them_e
     strict = ship_once(kafka_bootstrap, topic, tmp_path, str(good), str(missing), "--must-exist")
     assert strict.returncode == 2
     assert str(missing) in strict.stderr and "Traceback" not in strict.stderr
+
+
+async def test_unwritable_checkpoint_directory_is_a_warning_unless_strict(kafka_bootstrap, new_topic, tmp_path) -> None:
+    topic = new_topic(partitions=1)
+    log = tmp_path / "app.log"
+    log.write_bytes(b"one\n")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a regular file where the checkpoint directory's parent should be")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLINE_")}
+    base = [STREAMLINE, "-b", kafka_bootstrap, "ship", str(log), "--topic", topic, "--from", "beginning",
+            "--checkpoints", str(blocker / "cp"), "--once", "-q"]
+    done = subprocess.run(base, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "not usable" in done.stderr and "shipped 1 lines" in done.stderr
+    assert set(await read_topic(kafka_bootstrap, topic, 1, timeout=60)) == {b"one"}
+    strict = subprocess.run(base + ["--strict-checkpoints"], capture_output=True, text=True, timeout=120,
+                            stdin=subprocess.DEVNULL, env=env)
+    assert strict.returncode == 1
+    lines = strict.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not usable" in lines[0] and "Traceback" not in strict.stderr
