@@ -65,3 +65,26 @@ def test_three_times_more_files_than_the_descriptor_limit(tmp_path) -> None:
     assert result["soft"] == limit
     assert result["most_open"] <= limit // 2  # the default: half the process limit
     assert result["closed_idle"] > 0
+
+
+async def test_a_file_closed_for_the_limit_and_rotated_meanwhile_is_read_to_its_end(tmp_path) -> None:
+    import os
+
+    from follow_helpers import POLL, append, nothing_more, take
+    from streamline._follow import follow
+
+    paths = [tmp_path / f"{name}.log" for name in "abc"]
+    for path in paths:
+        append(path, f"{path.stem}0\n")
+    async with follow([str(p) for p in paths], start="beginning", poll_interval=POLL, max_open_files=1) as f:
+        lines = aiter(f)
+        assert sorted(line.text for line in await take(lines, 3)) == ["a0", "b0", "c0"]
+        await nothing_more(lines, 0.2)
+        assert f.stats.files_open <= 1 and f.stats.files_closed_idle >= 2
+        closed = next(p for p, tracked in zip(paths, f._reader._tracked(), strict=False) if tracked.fd is None)
+        append(closed, f"{closed.stem}1\n")  # grows while closed...
+        os.rename(closed, closed.with_name(closed.name + ".1"))  # ...and is rotated before we look
+        append(closed, f"{closed.stem}-new\n")
+        got = [line.text for line in await take(lines, 2)]
+        await nothing_more(lines, 0.2)
+    assert got == [f"{closed.stem}1", f"{closed.stem}-new"]

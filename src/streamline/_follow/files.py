@@ -18,6 +18,8 @@ from .identity import FileIdentity, fingerprint, identify
 CHUNK_BYTES = 1 << 20  # one read; NOTES.md: chunked reads are ~750x faster than per-line reads
 END_LOOKBACK = 64 * 1024  # start="end" backs up to the last line start within this many bytes
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4")
+#: Descriptor exhaustion: never a reason to give a file up; try again later.
+OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE)
 #: How many bytes before a position are remembered, to notice a file rewritten under it.
 TAIL_BYTES = 1024
 #: Magic numbers of compressed files: shipping their bytes as lines would ship garbage.
@@ -241,7 +243,9 @@ def find_by_identity(path: str, identity: FileIdentity) -> str | None:
     for directory in rotation_directories(path):
         try:
             entries.extend(os.scandir(directory))
-        except OSError:
+        except OSError as exc:
+            if exc.errno in OUT_OF_DESCRIPTORS:
+                raise  # not "gone": the caller tries again later
             continue
     for entry in entries:
         try:
@@ -251,8 +255,10 @@ def find_by_identity(path: str, identity: FileIdentity) -> str | None:
         if (stat.st_dev, stat.st_ino) != (identity.device, identity.inode):
             continue
         try:
-            fd = os.open(entry.path, os.O_RDONLY)
-        except OSError:
+            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            if exc.errno in OUT_OF_DESCRIPTORS:
+                raise
             return None
         try:
             return entry.path if identity.matches(fd) else None

@@ -15,7 +15,6 @@ the least recently active ones are closed and reopened (identity checked) when t
 
 from __future__ import annotations
 
-import errno
 import fnmatch
 import glob
 import logging
@@ -30,6 +29,7 @@ import anyio
 
 from .checkpoints import Checkpoints, FileCheckpoint, record_identity
 from .files import (
+    OUT_OF_DESCRIPTORS,
     TAIL_BYTES,
     NotARegularFileError,
     Opened,
@@ -58,7 +58,7 @@ FORGOTTEN_MEMORY = 600.0
 #: (40 ms of CPU for 2,000 files) happens this often; changes are seen at once anyway.
 RESCAN_SECONDS = 5.0
 #: Descriptor exhaustion: not fatal, the file is tried again at a later scan.
-_OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE)
+_OUT_OF_DESCRIPTORS = OUT_OF_DESCRIPTORS
 
 
 @dataclass
@@ -546,8 +546,15 @@ class Reader:
                     current.size = stat.st_size
                     current.active_at = time.monotonic()
                 continue
-            if current.fd is None and not await self._find_closed(current):
-                continue
+            if current.fd is None:
+                outcome = await self._find_closed(current)
+                if outcome == "later":
+                    continue
+                if outcome == "gone":
+                    self.stats.rotations += 1
+                    if not self.options.reopen:
+                        self._retired.add(path)
+                    continue
             current.rotated = True  # renamed away or deleted: read while it grows, then finish
             current.active_at = time.monotonic()
             self._by_real.pop(current.real_path, None)
@@ -660,22 +667,32 @@ class Reader:
         self.stats.files_opened += 1
         return file
 
-    async def _find_closed(self, file: TrackedFile) -> bool:
+    async def _find_closed(self, file: TrackedFile) -> str:
         """A file closed to save descriptors is no longer at its path: find it by identity and
-        open it, to read the rest (True); False if it is gone (nothing more can be read)."""
-        moved = await anyio.to_thread.run_sync(find_by_identity, file.path, file.identity)
-        if moved is not None and self._make_room(keep=file):
+        open it to read the rest (``"found"``); ``"gone"`` if it no longer exists (what was read
+        is handed out); ``"later"`` if descriptors are short now (tried again at the next look)."""
+        try:
+            moved = await anyio.to_thread.run_sync(find_by_identity, file.path, file.identity)
+        except OSError:  # out of descriptors
+            self.stats.descriptor_shortages += 1
+            return "later"
+        if moved is not None:
+            if not self._make_room(keep=file):
+                return "later"
             try:
                 with anyio.CancelScope(shield=True):
                     opened = await anyio.to_thread.run_sync(open_file, moved)
-            except OSError:
+            except OSError as exc:
+                if exc.errno in _OUT_OF_DESCRIPTORS:
+                    self.stats.descriptor_shortages += 1
+                    return "later"
                 opened = None
             if opened is not None and opened.identity.key == file.identity.key:
                 file.fd = opened.fd
                 file.size = opened.size
                 self._open_count += 1
                 self.stats.files_open = self._open_count
-                return True
+                return "found"
             if opened is not None:
                 os.close(opened.fd)
         # Gone: what was read is handed out; a partial last line is flushed by _finish.
@@ -683,7 +700,7 @@ class Reader:
         file.rotated = True
         file.active_at = float("-inf")
         file.size = file.position
-        return False
+        return "gone"
 
     async def _resume_rotated(self, found: dict[str, os.stat_result | None]) -> None:
         """At start-up, find files rotated while we were stopped (by identity) and resume them."""
