@@ -88,3 +88,23 @@ async def test_a_file_closed_for_the_limit_and_rotated_meanwhile_is_read_to_its_
         got = [line.text for line in await take(lines, 2)]
         await nothing_more(lines, 0.2)
     assert got == [f"{closed.stem}1", f"{closed.stem}-new"]
+
+
+async def test_partial_lines_beyond_the_memory_cap_are_dropped_and_read_again(tmp_path) -> None:
+    from follow_helpers import POLL, append, nothing_more, take
+    from streamline._follow import follow
+
+    paths = [tmp_path / f"f{i}.log" for i in range(8)]
+    for path in paths:
+        append(path, f"{path.stem} complete\n{path.stem} partial " + "x" * 5000)  # no newline yet
+    async with follow(str(tmp_path / "*.log"), start="beginning", poll_interval=POLL, max_partial_bytes=12_000) as f:
+        lines = aiter(f)
+        assert len(await take(lines, 8)) == 8
+        await nothing_more(lines, 0.3)
+        assert f.stats.partial_lines_released > 0
+        assert f._reader._held <= 12_000
+        for path in paths:
+            append(path, " end\n")
+        got = [line.text for line in await take(lines, 8)]
+        await nothing_more(lines, 0.2)
+    assert sorted(got) == sorted(f"{p.stem} partial " + "x" * 5000 + " end" for p in paths)

@@ -28,6 +28,7 @@ def follow_command(
         None, "--checkpoints", metavar="DIR", help="Save positions here after printing; resume."
     ),
     once: bool = typer.Option(False, "--once", help="Exit 0 once every file is read to its end."),
+    exclude: list[str] = typer.Option([], "--exclude", metavar="PATTERN", help="Skip files matching PATTERN (path or name)."),
 ) -> None:
     """Print the lines of PATH... as they are appended; survives rotation and truncation.
 
@@ -48,6 +49,7 @@ def follow_command(
         must_exist=must_exist,
         checkpoints=checkpoints,
         stop_at_eof=once,
+        exclude=exclude,
     )
 
     async def main() -> None:
