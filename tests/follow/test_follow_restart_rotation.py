@@ -105,3 +105,22 @@ async def test_copytruncate_rest_is_read_from_the_copy(log) -> None:
         await nothing_more(lines, 0.3)
     assert [line.text for line in got] == [f"a{i}" for i in range(2000)] + ["b0"]
     assert f.stats.copies_read == 1
+
+
+async def test_restart_in_the_middle_of_a_rotation_keeps_reading_the_renamed_file(tmp_path) -> None:
+    cp, log = tmp_path / "cp", tmp_path / "app.log"
+    writer = open(log, "ab", buffering=0)  # the application, which has not reopened yet
+    try:
+        writer.write(b"a0\n")
+        await ship_and_ack(str(log), cp, 1)
+        os.rename(log, tmp_path / "app.log.1")  # rotated while stopped...
+        append(log, "b0\n")
+        async with follow(str(log), checkpoints=Checkpoints(cp), poll_interval=POLL, rotate_wait=60) as f:
+            lines = aiter(f)
+            got = [line.text for line in await take(lines, 1)]
+            writer.write(b"a1\n")  # ...and the application still writes to the renamed file
+            got += [line.text for line in await take(lines, 1)]
+            await nothing_more(lines, 0.2)
+    finally:
+        writer.close()
+    assert got == ["b0", "a1"]

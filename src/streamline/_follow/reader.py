@@ -716,8 +716,10 @@ class Reader:
             else:
                 file = await self._open(path, moved, start=None)
                 if file is not None:
-                    file.rotated = True  # drain it before the file now at its path
-                    file.active_at = float("-inf")  # finished once read: it was quiet already
+                    # Drained before the file now at its path, and, like any renamed file, kept
+                    # open until quiet for rotate_wait: its writer may not have reopened yet
+                    # (a restart in the middle of a rotation).
+                    file.rotated = True
                     self.stats.rotations += 1
 
     def _follows(self, path: str) -> bool:
