@@ -133,3 +133,36 @@ async def test_unwritable_checkpoint_directory_is_a_warning_unless_strict(kafka_
     assert strict.returncode == 1
     lines = strict.stderr.strip().splitlines()
     assert len(lines) == 1 and "not usable" in lines[0] and "Traceback" not in strict.stderr
+
+
+async def test_a_ship_whose_checkpoint_directory_was_taken_over_stops(kafka_bootstrap, new_topic, tmp_path) -> None:
+    import asyncio
+    import fcntl
+    import shutil
+    import time
+
+    topic = new_topic(partitions=1)
+    log = tmp_path / "app.log"
+    log.write_bytes(b"one\n")
+    cp = tmp_path / "cp"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLINE_")}
+    ship = subprocess.Popen(
+        [STREAMLINE, "-b", kafka_bootstrap, "ship", str(log), "--topic", topic, "--from", "beginning",
+         "--checkpoints", str(cp), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (cp / "checkpoints.json").exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        shutil.rmtree(cp)  # someone "cleans up" the directory, and another follower takes it
+        cp.mkdir()
+        with open(cp / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what a second ship does at start
+            _, err = await asyncio.to_thread(ship.communicate, timeout=60)
+        assert ship.returncode == 1, err
+        assert "another follower holds it" in err and "Traceback" not in err
+    finally:
+        if ship.poll() is None:
+            ship.terminate()
+            ship.communicate(timeout=30)
