@@ -141,3 +141,28 @@ async def test_a_write_to_one_of_many_files_does_not_look_at_every_file(tmp_path
     # 20 times; notification of writes to a followed file only measures that file. Full looks
     # still happen every RESCAN_SECONDS, however long this took on a busy machine.
     assert count[0] <= elapsed / RESCAN_SECONDS + 2
+
+
+async def test_writes_to_other_files_in_the_directory_do_not_trigger_full_looks(tmp_path) -> None:
+    ours, other = tmp_path / "app.log", tmp_path / "syslog"
+    append(ours, "")
+    append(other, "")
+    async with follow(str(tmp_path / "*.log"), poll_interval=0.05) as f:
+        lines = aiter(f)
+        await nothing_more(lines, 0.3)
+        looks = f._reader._scan_now
+        count = [0]
+
+        async def counted() -> None:
+            count[0] += 1
+            await looks()
+
+        f._reader._scan_now = counted  # type: ignore[method-assign]
+        started = time.monotonic()
+        for i in range(20):
+            append(other, f"noise {i}\n")  # a busy neighbour
+            await nothing_more(lines, 0.05)
+        append(ours, "ours\n")
+        assert [line.text for line in await take(lines, 1)] == ["ours"]
+        elapsed = time.monotonic() - started
+    assert count[0] <= elapsed / RESCAN_SECONDS + 2

@@ -256,6 +256,8 @@ class Reader:
         files = []
         for kind, path in changes:
             file = by_real.get(path)
+            if file is None and kind == MODIFIED and not self._follows(path):
+                continue  # another file in a watched directory (syslog next to our logs)
             if kind != MODIFIED or file is None or file.fd is None or file.rotated:
                 return False
             files.append(file)
