@@ -159,6 +159,9 @@ async def test_deleted_file_without_reopen_is_finished_and_iteration_ends(log) -
         {"max_line_bytes": 0},
         {"long_lines": "truncate"},
         {"rate_limit": -5},
+        {"rotate_wait": -1},
+        {"max_open_files": 0},
+        {"max_partial_bytes": -1},
     ],
 )
 def test_invalid_options_are_rejected_at_construction(log, options) -> None:
