@@ -166,3 +166,13 @@ async def test_a_ship_whose_checkpoint_directory_was_taken_over_stops(kafka_boot
         if ship.poll() is None:
             ship.terminate()
             ship.communicate(timeout=30)
+
+
+def test_default_line_limit_leaves_room_for_the_record_and_its_key() -> None:
+    from streamline.cli._ship import RECORD_OVERHEAD, line_bytes_for
+
+    assert line_bytes_for(1_048_576, None) == 1_048_576 - RECORD_OVERHEAD
+    named = line_bytes_for(1_048_576, "{hostname}-{name}")
+    assert named < 1_048_576 - RECORD_OVERHEAD - 4096  # a path-sized key still fits
+    fields = line_bytes_for(1_048_576, "{field1}")
+    assert 2 * fields + RECORD_OVERHEAD + 4096 <= 1_048_576  # a key as long as the line fits too
