@@ -99,10 +99,16 @@ async def test_must_exist_raises_at_once_naming_the_path(tmp_path) -> None:
             pass
 
 
-async def test_a_directory_is_refused(tmp_path) -> None:
+async def test_a_directory_is_refused_with_must_exist_and_a_warning_without(tmp_path) -> None:
     with pytest.raises(IsADirectoryError):
-        async with follow(tmp_path):
+        async with follow(tmp_path, must_exist=True):
             pass
+    other = tmp_path / "other.log"
+    other.write_text("still shipped\n")
+    async with follow([tmp_path, other], start="beginning", stop_at_eof=True) as f:
+        assert [line.text async for line in f] == ["still shipped"]
+        assert f.warnings == [f"{tmp_path}: Is a directory"]
+        assert f.stats.warnings == 1
 
 
 async def test_list_of_paths(tmp_path) -> None:
@@ -135,7 +141,7 @@ async def test_deleted_file_without_reopen_is_finished_and_iteration_ends(log) -
     append(log, "one\n")
     got = []
     with anyio.fail_after(5):
-        async with follow(log, start="beginning", reopen=False, poll_interval=POLL) as f:
+        async with follow(log, start="beginning", reopen=False, poll_interval=POLL, rotate_wait=0.2) as f:
             async for line in f:
                 got.append(line.text)
                 if line.text == "one":
@@ -153,6 +159,9 @@ async def test_deleted_file_without_reopen_is_finished_and_iteration_ends(log) -
         {"max_line_bytes": 0},
         {"long_lines": "truncate"},
         {"rate_limit": -5},
+        {"rotate_wait": -1},
+        {"max_open_files": 0},
+        {"max_partial_bytes": -1},
     ],
 )
 def test_invalid_options_are_rejected_at_construction(log, options) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 
 import anyio
 
 from follow_helpers import POLL, append, nothing_more, numbered, take
 from streamline._follow import follow, watch
 from streamline._follow.files import CHUNK_BYTES
+from streamline._follow.reader import RESCAN_SECONDS
 
 
 async def test_new_files_matching_a_glob_are_picked_up(tmp_path) -> None:
@@ -93,3 +95,74 @@ async def test_notification_wakes_the_follower_at_a_steady_rate(log) -> None:
             (line,) = await take(lines, 1, timeout=2.0)  # far below the 5 s poll
             assert line.text == f"line {i}"
             await anyio.sleep(0.002)
+
+
+async def test_watchfiles_rust_notify_still_has_the_shape_watch_py_relies_on(tmp_path) -> None:
+    """watch.py is the one place that uses watchfiles' private RustNotify: fail loudly here if
+    its constructor, ``watch(debounce_ms, step_ms, timeout_ms, stop_event)`` or results change."""
+    assert watch.RustNotify is not None
+    watcher = watch.RustNotify([str(tmp_path)], False, False, 0, False, True)
+    try:
+        assert watcher.watch(10, 5, 20, None) == "timeout"
+        (tmp_path / "new.log").write_text("x\n")
+        changes = watcher.watch(10, 5, 2000, None)
+        assert isinstance(changes, set) and changes
+        kind, path = next(iter(changes))
+        assert isinstance(kind, int) and path.startswith(str(tmp_path))
+        (tmp_path / "new.log").write_text("y\n")
+        changes = watcher.watch(10, 5, 2000, None)
+        assert (watch.MODIFIED, str(tmp_path / "new.log")) in changes
+    finally:
+        watcher.close()
+
+
+async def test_a_write_to_one_of_many_files_does_not_look_at_every_file(tmp_path) -> None:
+    paths = [tmp_path / f"f{i}.log" for i in range(50)]
+    for path in paths:
+        append(path, "")
+    async with follow(str(tmp_path / "*.log"), poll_interval=0.05) as f:
+        lines = aiter(f)
+        await nothing_more(lines, 0.3)
+        assert f._reader._waiter.notifying and f._reader._all_watched
+        looks = f._reader._scan_now
+        count = [0]
+
+        async def counted() -> None:
+            count[0] += 1
+            await looks()
+
+        f._reader._scan_now = counted  # type: ignore[method-assign]
+        started = time.monotonic()
+        for i in range(20):
+            append(paths[7], f"line {i}\n")
+            assert [line.text for line in await take(lines, 1)] == [f"line {i}"]
+        elapsed = time.monotonic() - started
+    # Polling would look at everything every 0.05 s, and a look after every wake-up at least
+    # 20 times; notification of writes to a followed file only measures that file. Full looks
+    # still happen every RESCAN_SECONDS, however long this took on a busy machine.
+    assert count[0] <= elapsed / RESCAN_SECONDS + 2
+
+
+async def test_writes_to_other_files_in_the_directory_do_not_trigger_full_looks(tmp_path) -> None:
+    ours, other = tmp_path / "app.log", tmp_path / "syslog"
+    append(ours, "")
+    append(other, "")
+    async with follow(str(tmp_path / "*.log"), poll_interval=0.05) as f:
+        lines = aiter(f)
+        await nothing_more(lines, 0.3)
+        looks = f._reader._scan_now
+        count = [0]
+
+        async def counted() -> None:
+            count[0] += 1
+            await looks()
+
+        f._reader._scan_now = counted  # type: ignore[method-assign]
+        started = time.monotonic()
+        for i in range(20):
+            append(other, f"noise {i}\n")  # a busy neighbour
+            await nothing_more(lines, 0.05)
+        append(ours, "ours\n")
+        assert [line.text for line in await take(lines, 1)] == ["ours"]
+        elapsed = time.monotonic() - started
+    assert count[0] <= elapsed / RESCAN_SECONDS + 2

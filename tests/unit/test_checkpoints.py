@@ -140,11 +140,105 @@ async def test_write_is_atomic_replace(tmp_path, monkeypatch) -> None:
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError, match="disk full"):
-        await store.flush()
+    await store.flush()  # a failed save is reported and retried, not raised
     monkeypatch.undo()
+    assert store.save_failures == 1 and store.last_error == "disk full"
     assert (tmp_path / "cp" / "checkpoints.json").read_bytes() == before
     assert [n for n in os.listdir(tmp_path / "cp") if n.endswith(".tmp")] == []
     await store.close()
     os.close(fd)
     assert json.loads((tmp_path / "cp" / "checkpoints.json").read_text())["files"]
+
+
+def test_tail_is_the_mark_at_the_acknowledged_position_and_older_marks_are_pruned(tmp_path) -> None:
+    from streamline._follow.checkpoints import FileCheckpoint
+
+    log = tmp_path / "a.log"
+    log.write_bytes(b"x\n")
+    fd = os.open(log, os.O_RDONLY)
+    try:
+        checkpoint = FileCheckpoint(identify(fd), str(log), 0)
+    finally:
+        os.close(fd)
+    checkpoint.mark(10, b"ten")
+    checkpoint.mark(20, b"twenty")
+    assert checkpoint.tail() is None  # position 0: nothing acknowledged
+    checkpoint.ranges.ack(0, 10)
+    assert checkpoint.tail() == b"ten"
+    checkpoint.ranges.ack(10, 20)
+    assert checkpoint.tail() == b"twenty"
+    assert list(checkpoint.marks) == [20]
+
+
+async def test_saved_position_is_refused_when_the_bytes_before_it_changed(tmp_path) -> None:
+    log = tmp_path / "a.log"
+    header = b"H" * 2000 + b"\n"
+    log.write_bytes(header + b"one\ntwo\n")
+    fd = os.open(log, os.O_RDONLY)
+    store = Checkpoints(tmp_path / "cp")
+    await store.open()
+    tracked = store.track(identify(fd), str(log), 0)
+    end = len(header) + 8
+    tracked.mark(end, (header + b"one\ntwo\n")[-1024:])
+    tracked.ranges.ack(0, end)
+    await store.close()
+    os.close(fd)
+    (record,) = json.loads((tmp_path / "cp" / "checkpoints.json").read_text())["files"].values()
+    assert record["tail_size"] == 1024
+    reopened = Checkpoints(tmp_path / "cp")
+    await reopened.open()
+    fd = os.open(log, os.O_RDONLY)
+    assert reopened.saved_position(fd) == end
+    with open(log, "r+b") as rewrite:  # same inode, same first KiB, longer, other lines
+        rewrite.truncate(0)
+        rewrite.write(header + b"ONE\nTWO\nTHREE\n")
+    assert reopened.saved_position(fd) is None
+    os.close(fd)
+    await reopened.close()
+
+
+async def test_records_not_tracked_expire_after_their_time(tmp_path) -> None:
+    import time
+
+    cp = tmp_path / "cp"
+    cp.mkdir()
+    record = {"path": "/gone.log", "device": 1, "inode": 2, "fingerprint_size": 0,
+              "fingerprint": "x", "offset": 5, "updated": time.time() - 100}
+    fresh = dict(record, inode=3, updated=time.time())
+    (cp / "checkpoints.json").write_text(json.dumps({"version": 1, "files": {"1:2": record, "1:3": fresh}}))
+    store = Checkpoints(cp, expire_after=50)
+    await store.open()
+    await store.close()
+    kept = json.loads((cp / "checkpoints.json").read_text())["files"]
+    assert list(kept) == ["1:3"]
+
+
+def test_bytes_before_a_batch_end() -> None:
+    from streamline._follow.reader import _bytes_before
+
+    recent = b"r" * 1024
+    data = b"d" * 3000
+    assert _bytes_before(recent, data, 5000, 8000) == b"d" * 1024  # inside the data
+    assert _bytes_before(recent, data, 5000, 5100) == b"r" * 924 + b"d" * 100  # spans both
+    assert _bytes_before(recent, data, 5000, 4900) is None  # 1 KiB before it is not all at hand
+    assert _bytes_before(recent, data, 1024, 1000) == b"r" * 1000  # near the start: all of it
+    assert _bytes_before(None, data, 5000, 5100) is None  # not all at hand
+    assert _bytes_before(None, b"ab\n", 0, 3) == b"ab\n"  # near the start: fewer bytes
+
+
+def test_find_copy_finds_the_copytruncate_copy(tmp_path) -> None:
+    from streamline._follow.files import bytes_before, find_copy
+
+    log = tmp_path / "app.log"
+    log.write_bytes(b"".join(b"line %d\n" % i for i in range(500)))
+    fd = os.open(log, os.O_RDONLY)
+    identity = identify(fd)
+    position = 1000
+    recent = bytes_before(fd, position)
+    os.close(fd)
+    (tmp_path / "app.log.1").write_bytes(log.read_bytes())
+    (tmp_path / "app.log.2").write_bytes(b"other content\n" * 200)
+    log.write_bytes(b"")
+    assert find_copy(str(log), identity, position, recent) == str(tmp_path / "app.log.1")
+    (tmp_path / "app.log.1").write_bytes(log.read_bytes()[:10])  # too short to hold the rest
+    assert find_copy(str(log), identity, position, recent) is None

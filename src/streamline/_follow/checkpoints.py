@@ -8,8 +8,10 @@ way Filebeat's registry and Vector's end-to-end acks work; Fluent Bit's save-on-
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import heapq
 import json
+import logging
 import os
 import tempfile
 import time
@@ -24,6 +26,17 @@ from .identity import FileIdentity
 FILE_NAME = "checkpoints.json"
 LOCK_NAME = ".lock"
 FORMAT_VERSION = 1
+#: Records of files no follower tracks any more are dropped this many seconds after their
+#: last update (Vector's checkpointer expires records of files that are gone the same way).
+EXPIRE_AFTER = 24 * 3600.0
+#: A failing save is logged at most once per this many seconds (it is retried every interval).
+FAILURE_LOG_INTERVAL = 30.0
+#: At most this many "bytes before a batch end" are remembered per file while acks are pending.
+MAX_MARKS = 4096
+#: The checksum saved with a position covers at most this many bytes before it.
+MAX_TAIL = 1024
+
+log = logging.getLogger("streamline.follow")
 
 
 class AckedRanges:
@@ -58,14 +71,36 @@ class AckedRanges:
 
 
 class FileCheckpoint:
-    """The acknowledged position of one file (one identity), as the store will save it."""
+    """The acknowledged position of one file (one identity), as the store will save it.
 
-    __slots__ = ("identity", "path", "ranges")
+    ``marks`` maps the end offset of handed-out batches to the bytes just before it, so the
+    store can save a checksum of the bytes before the acknowledged position: a file rewritten
+    under the position is then noticed at restart, even with the same inode and first KiB.
+    """
+
+    __slots__ = ("identity", "marks", "path", "ranges")
 
     def __init__(self, identity: FileIdentity, path: str, start: int) -> None:
         self.identity = identity
         self.path = path
         self.ranges = AckedRanges(start)
+        self.marks: dict[int, bytes] = {}
+
+    def mark(self, end: int, before: bytes) -> None:
+        """Remember the bytes before offset ``end`` (the end of a batch handed out)."""
+        marks = self.marks
+        if len(marks) >= MAX_MARKS:  # acks not coming: keep the newest; older ends save no checksum
+            del marks[next(iter(marks))]
+        marks[end] = before
+
+    def tail(self) -> bytes | None:
+        """The bytes before the acknowledged position, if remembered; prunes older marks."""
+        position = self.ranges.position
+        marks = self.marks
+        if marks and next(iter(marks)) < position:
+            for end in [end for end in marks if end < position]:
+                del marks[end]
+        return marks.get(position)
 
     @property
     def position(self) -> int:
@@ -86,23 +121,50 @@ class Checkpoints:
                 await ship(line); line.ack()
     """
 
-    def __init__(self, directory: str | os.PathLike[str], *, flush_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        flush_interval: float = 1.0,
+        expire_after: float = EXPIRE_AFTER,
+        strict: bool = False,
+    ) -> None:
         if flush_interval <= 0:
             raise ValueError(f"flush_interval must be positive (got {flush_interval})")
+        if not expire_after > 0:
+            raise ValueError(f"expire_after must be positive (got {expire_after})")
         self.directory = Path(directory)
         self.path = self.directory / FILE_NAME
         self.flush_interval = flush_interval
+        self.expire_after = expire_after
+        self.strict = strict
         self.records: dict[str, dict[str, Any]] = {}  # as loaded: key -> record
+        #: Saves that failed (full disk, read-only or missing directory...); each is retried.
+        self.save_failures = 0
+        #: Why the last save failed, or ``None`` once a save succeeded again.
+        self.last_error: str | None = None
         self._tracked: dict[str, FileCheckpoint] = {}
         self._last_written: bytes | None = None
         self._last_flush = 0.0
+        self._last_attempt = 0.0
+        self._next_expiry = 0.0
+        self._unsaved = False
+        self._last_failure_log = -FAILURE_LOG_INTERVAL
         self._lock_fd: int | None = None
+        self._lock_id: tuple[int, int] | None = None
+        self._opened = False
+        self._lost: str | None = None  # another process holds the directory now: fatal
         self._flush_lock: anyio.Lock | None = None
 
     # -- lifecycle (blocking parts run in a worker thread) -------------------------------
     async def open(self) -> None:
-        """Lock the directory and load saved positions; :class:`CheckpointError` if corrupt."""
+        """Lock the directory and load saved positions; :class:`CheckpointError` if corrupt.
+
+        A directory that cannot be created or written is a warning (saves are retried, a
+        restart may repeat lines) unless ``strict=True``, where it is a :class:`CheckpointError`.
+        """
         await anyio.to_thread.run_sync(self._open_sync)
+        self._opened = True
         self._flush_lock = anyio.Lock()
         # No save yet: the first acknowledged position is written at the first chance, so a
         # process killed soon after it started does not repeat what it already delivered.
@@ -115,19 +177,47 @@ class Checkpoints:
         as it was, to be inspected or repaired.
         """
         try:
-            if self._lock_fd is not None:
+            if self._opened and self._lost is None:
                 await self.flush()
         finally:
             self._tracked.clear()
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)  # closing releases the flock
-                self._lock_fd = None
+            self._opened = False
+            self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
+            self._lock_id = None
 
     def _open_sync(self) -> None:
+        try:
+            self._lock()
+        except OSError as exc:
+            if self.strict:
+                raise CheckpointError(
+                    f"checkpoint directory {self.directory} is not usable: {_reason(exc)}"
+                ) from None
+            log.warning(
+                "streamline: warning: checkpoint directory %s is not usable (%s); shipping anyway, "
+                "saves are retried, and a restart may repeat lines until they succeed",
+                self.directory,
+                _reason(exc),
+            )
+            self.last_error = _reason(exc)
+        try:
+            self.records = self._load()
+        except BaseException:
+            self._unlock()
+            raise
+        self._last_written = None
+
+    def _lock(self) -> None:
+        """Create the directory and take its lock; :class:`CheckpointError` if another holds it."""
         import fcntl
 
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -135,19 +225,43 @@ class Checkpoints:
             raise CheckpointError(
                 f"checkpoint directory {self.directory} is in use by another follower"
             ) from None
+        self._unlock()
         self._lock_fd = fd
+        stat = os.fstat(fd)
+        self._lock_id = (stat.st_dev, stat.st_ino)
+
+    def _lock_intact(self) -> bool:
         try:
-            self.records = self._load()
-        except BaseException:
-            os.close(fd)
-            self._lock_fd = None
-            raise
-        self._last_written = None
+            stat = os.stat(self.directory / LOCK_NAME)
+        except OSError:
+            return False
+        return (stat.st_dev, stat.st_ino) == self._lock_id
+
+    def _check_lock(self) -> None:
+        """Is our lock file still the directory's lock file? Take it again if the directory was
+        deleted or replaced; refuse to go on (:class:`CheckpointError`) if another process did."""
+        if self._lock_intact():
+            return
+        had_lock = self._lock_id is not None
+        try:
+            self._lock()
+        except CheckpointError:
+            self._unlock()
+            self._lost = (
+                f"checkpoint directory {self.directory} was replaced while in use and another "
+                "follower holds it now; stopping rather than running unlocked"
+            )
+            raise CheckpointError(self._lost) from None
+        if had_lock:
+            log.warning(
+                "streamline: warning: checkpoint directory %s was removed or replaced; locked it again",
+                self.directory,
+            )
 
     def _load(self) -> dict[str, dict[str, Any]]:
         try:
             raw = self.path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return {}
         try:
             document = json.loads(raw)
@@ -167,12 +281,25 @@ class Checkpoints:
 
     # -- positions -----------------------------------------------------------------------
     def saved_position(self, fd: int, stat: os.stat_result | None = None) -> int | None:
-        """The saved position of the open file ``fd``, if its identity was saved (blocking)."""
+        """The saved position of the open file ``fd``, if its identity was saved (blocking).
+
+        The file must also hold the same bytes just before the position as when it was saved
+        (when the record has their checksum): a file truncated and rewritten past the position,
+        with the same inode and first KiB, is a new file, read from its start.
+        """
         stat = stat or os.fstat(fd)
         record = self.records.get(f"{stat.st_dev}:{stat.st_ino}")
         if record is None or not record_identity(record).matches(fd, stat):
             return None
-        return int(record["offset"])
+        offset = int(record["offset"])
+        if offset > stat.st_size:
+            return None
+        tail_size = record.get("tail_size")
+        if isinstance(tail_size, int) and 0 < tail_size <= offset:
+            before = os.pread(fd, tail_size, offset - tail_size)
+            if hashlib.sha256(before).hexdigest() != record.get("tail"):
+                return None
+        return offset
 
     def track(self, identity: FileIdentity, path: str, start: int) -> FileCheckpoint:
         """Start tracking acknowledgements of a file from ``start``; replaces a previous epoch."""
@@ -200,23 +327,34 @@ class Checkpoints:
     def snapshot(self) -> bytes:
         """The checkpoint file's content for the current acknowledged positions."""
         now = time.time()
-        files = dict(self.records)
+        horizon = now - self.expire_after
+        files = {
+            key: record
+            for key, record in self.records.items()
+            if key in self._tracked or record.get("updated", now) >= horizon
+        }
         for key, tracked in self._tracked.items():
             identity = tracked.identity
             previous = files.get(key)
-            if previous is not None and previous["offset"] == tracked.position and (
+            position = tracked.position
+            if previous is not None and previous["offset"] == position and (
                 previous["fingerprint"] == identity.fingerprint
             ):
                 continue  # unchanged: keep its timestamp
-            files[key] = {
+            record = {
                 "path": tracked.path,
                 "device": identity.device,
                 "inode": identity.inode,
                 "fingerprint_size": identity.fingerprint_size,
                 "fingerprint": identity.fingerprint,
-                "offset": tracked.position,
+                "offset": position,
                 "updated": now,
             }
+            tail = tracked.tail() if position else None
+            if tail is not None and len(tail) == min(position, MAX_TAIL):
+                record["tail_size"] = len(tail)
+                record["tail"] = hashlib.sha256(tail).hexdigest()
+            files[key] = record
         self.records = files
         return json.dumps({"version": FORMAT_VERSION, "files": files}, indent=1).encode()
 
@@ -224,16 +362,80 @@ class Checkpoints:
         """Save acknowledged positions now, if they changed (atomic: temp file, fsync, rename).
 
         ``flush_interval`` counts from the last actual write, so the first change after a quiet
-        spell is saved at once and a busy stream is saved once per interval.
+        spell is saved at once and a busy stream is saved once per interval. A failed save
+        (full disk, read-only directory) is logged at most once per
+        :data:`FAILURE_LOG_INTERVAL` seconds, counted in ``save_failures`` and retried at the
+        next interval; it raises only with ``strict=True``. :class:`CheckpointError` if another
+        process took the directory over (it was deleted or replaced while we used it).
         """
+        if self._lost is not None:
+            raise CheckpointError(self._lost)
+        if not self._unsaved and not self._changed():
+            return
+        # Until a write succeeds, the next flush writes (snapshot() updates ``records``, so
+        # comparing with them no longer tells whether the file on disk is up to date).
+        self._unsaved = True
         payload = self.snapshot()
         if payload == self._last_written:
+            self._unsaved = False
             return
+        self._last_attempt = time.monotonic()
         lock = self._flush_lock or anyio.Lock()
-        async with lock:
-            await anyio.to_thread.run_sync(self._write, payload)
+        try:
+            with anyio.CancelScope(shield=True):  # a save, once decided, completes
+                async with lock:
+                    await anyio.to_thread.run_sync(self._save, payload)
+        except OSError as exc:
+            self._failed(exc)
+            return
+        self._unsaved = False
+        if self.last_error is not None:
+            log.warning("streamline: checkpoints saved to %s again", self.path)
+        self.last_error = None
         self._last_written = payload
         self._last_flush = time.monotonic()
+
+    def _changed(self) -> bool:
+        """Could a snapshot differ from the last one written? (cheap: no JSON, no hashing)"""
+        if self._last_written is None or self.last_error is not None:
+            return True
+        if self._opened and not self._lock_intact():  # the directory was deleted or replaced
+            return True
+        now = time.monotonic()
+        if now >= self._next_expiry:  # look for records to expire once a minute
+            self._next_expiry = now + 60.0
+            return True
+        records = self.records
+        for key, tracked in self._tracked.items():
+            record = records.get(key)
+            if (
+                record is None
+                or record["offset"] != tracked.ranges.position
+                or record["fingerprint"] != tracked.identity.fingerprint
+            ):
+                return True
+        return False
+
+    def _failed(self, exc: OSError) -> None:
+        self.save_failures += 1
+        self.last_error = _reason(exc)
+        if self.strict:
+            raise CheckpointError(f"saving checkpoints to {self.path} failed: {self.last_error}") from None
+        now = time.monotonic()
+        if now - self._last_failure_log >= FAILURE_LOG_INTERVAL:
+            self._last_failure_log = now
+            log.warning(
+                "streamline: warning: saving checkpoints to %s failed (%s); still shipping, retrying "
+                "every %gs (a restart now would repeat lines, not lose them)",
+                self.path,
+                self.last_error,
+                self.flush_interval,
+            )
+
+    def _save(self, payload: bytes) -> None:
+        if self._opened:
+            self._check_lock()
+        self._write(payload)
 
     @property
     def last_saved(self) -> float | None:
@@ -241,8 +443,9 @@ class Checkpoints:
         return self._last_flush or None
 
     async def flush_if_due(self) -> None:
-        """Save if ``flush_interval`` has passed since the last save."""
-        if time.monotonic() - self._last_flush >= self.flush_interval:
+        """Save if ``flush_interval`` has passed since the last save (or failed attempt)."""
+        now = time.monotonic()
+        if now - max(self._last_flush, self._last_attempt) >= self.flush_interval:
             await self.flush()
 
     def _write(self, payload: bytes) -> None:
@@ -263,6 +466,10 @@ class Checkpoints:
             os.fsync(directory_fd)  # make the rename itself durable
         finally:
             os.close(directory_fd)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def record_identity(record: dict[str, Any]) -> FileIdentity:

@@ -13,12 +13,20 @@ import anyio
 from .. import _metrics
 from .._errors import ConfigurationError
 from .checkpoints import Checkpoints
-from .framing import LONG_LINE_POLICIES, LongLinePolicy
+from .framing import LONG_LINE_POLICIES, Framed, LongLinePolicy
 from .lines import FollowerStats, Line, LineBatch
 from .ratelimit import RateLimit, Throttle
 from .reader import Reader, ReaderOptions, Start
 
 PathArg = Union[str, "os.PathLike[str]"]
+
+#: Seconds a renamed or deleted file must be quiet before it is closed. Writers keep writing
+#: to a renamed file until they reopen (logrotate ``create`` then a postrotate signal,
+#: containerd after kubelet's rename): usually well under a second, sometimes seconds. The
+#: clock restarts at every write, so only the quiet time after the last write counts. 30 s is
+#: 6x Fluent Bit's ``rotate_wait`` (5 s) for slow reopeners, at the cost of one descriptor and
+#: the renamed file's disk space for 30 s per rotation; Filebeat's 5 min suits rare writers.
+ROTATE_WAIT = 30.0
 
 
 class Follower:
@@ -47,6 +55,10 @@ class Follower:
         rate_limit: RateLimit | float | None = None,
         checkpoints: Checkpoints | PathArg | None = None,
         stop_at_eof: bool = False,
+        rotate_wait: float = ROTATE_WAIT,
+        max_open_files: int | None = None,
+        max_partial_bytes: int = 64 << 20,
+        exclude: Sequence[str] = (),
     ) -> None:
         path_list = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         if not path_list:
@@ -60,6 +72,16 @@ class Follower:
             raise ConfigurationError(f"poll_interval must be positive (got {poll_interval!r})")
         if not (_is_int(max_line_bytes) and max_line_bytes >= 1):
             raise ConfigurationError(f"max_line_bytes must be at least 1 (got {max_line_bytes!r})")
+        if not (isinstance(rotate_wait, (int, float)) and rotate_wait >= 0):
+            raise ConfigurationError(f"rotate_wait must be >= 0 seconds (got {rotate_wait!r})")
+        if max_open_files is None:
+            max_open_files = default_max_open_files()
+        if not (_is_int(max_open_files) and max_open_files >= 1):
+            raise ConfigurationError(f"max_open_files must be at least 1 (got {max_open_files!r})")
+        if not (_is_int(max_partial_bytes) and max_partial_bytes >= 0):
+            raise ConfigurationError(f"max_partial_bytes must be >= 0 (got {max_partial_bytes!r})")
+        if isinstance(exclude, str):
+            exclude = [exclude]
         if long_lines not in LONG_LINE_POLICIES:
             raise ConfigurationError(
                 f"long_lines must be one of {', '.join(LONG_LINE_POLICIES)} (got {long_lines!r})"
@@ -76,12 +98,43 @@ class Follower:
         self.stats = FollowerStats()
         _metrics.track(self)
         options = ReaderOptions(
-            start, reopen, must_exist, notify, poll_interval, max_line_bytes, long_lines, stop_at_eof
+            start,
+            reopen,
+            must_exist,
+            notify,
+            poll_interval,
+            max_line_bytes,
+            long_lines,
+            stop_at_eof,
+            rotate_wait=float(rotate_wait),
+            max_open_files=max_open_files,
+            max_partial_bytes=max_partial_bytes,
+            exclude=list(exclude),
         )
         self._reader = Reader(self.paths, options, self.stats, checkpoints)
         self._throttle = Throttle(rate_limit) if rate_limit is not None else None
         self._pieces: deque[LineBatch] = deque()
+        # Lines of a batch not handed out yet: state of the follower, not of one iterator, so
+        # iterators used in turn (``break``, then ``async for`` again) see every line once.
+        self._current: Iterator[Line] = iter(())
         self._state = "new"  # -> "open" -> "closed"
+
+    def status_parts(self) -> list[str]:
+        """Figures worth showing in a status line: long lines split or skipped, files skipped,
+        warnings, a failing checkpoint save (only those that are not zero/none)."""
+        parts = self.stats.status_parts()
+        error = getattr(self.checkpoints, "last_error", None)
+        if error:
+            parts.append(f"checkpoints not saved: {error}")
+        return parts
+
+    @property
+    def warnings(self) -> list[str]:
+        """Problems with paths, one line each (missing, unreadable, a directory, compressed).
+
+            for warning in follower.warnings: print(warning)
+        """
+        return list(self._reader.warnings)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
@@ -148,6 +201,10 @@ class Follower:
     async def _next_batch(self) -> LineBatch | None:
         if self._state != "open":
             raise RuntimeError("this follower is closed; create a new one")
+        rest = list(self._current)
+        if rest:  # lines a line iterator left: hand them out first, as a batch
+            self._current = iter(())
+            return _rest_batch(rest)
         if not self._pieces:
             batch = await self._reader.next_batch()
             if batch is None:
@@ -168,19 +225,19 @@ class _Lines:
 
     def __init__(self, follower: Follower) -> None:
         self._follower = follower
-        self._current: Iterator[Line] = iter(())
 
     def __aiter__(self) -> _Lines:
         return self
 
     async def __anext__(self) -> Line:
-        line = next(self._current, None)
+        follower = self._follower
+        line = next(follower._current, None)
         while line is None:
-            batch = await self._follower._next_batch()
+            batch = await follower._next_batch()
             if batch is None:
                 raise StopAsyncIteration
-            self._current = iter(batch)
-            line = next(self._current, None)
+            follower._current = iter(batch)
+            line = next(follower._current, None)
         return line
 
 
@@ -200,6 +257,32 @@ class _Batches:
         return batch
 
 
+def _rest_batch(lines: list[Line]) -> LineBatch:
+    """A batch of the lines a line iterator did not take (consecutive lines of one file)."""
+    first = lines[0]
+    framed = Framed(
+        [line.data for line in lines],
+        first.offset,
+        lines[-1].end_offset,
+        [line.offset for line in lines],
+        [line.end_offset for line in lines],
+    )
+    return LineBatch(first.path, first.identity, framed, first._checkpoint)
+
+
+def default_max_open_files() -> int:
+    """Half the process's open-file limit (at least 16): room is left for sockets and the rest."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return 512
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return 4096
+    return max(16, soft // 2)
+
+
 def follow(
     paths: PathArg | Sequence[PathArg],
     *,
@@ -213,12 +296,23 @@ def follow(
     rate_limit: RateLimit | float | None = None,
     checkpoints: Checkpoints | PathArg | None = None,
     stop_at_eof: bool = False,
+    rotate_wait: float = ROTATE_WAIT,
+    max_open_files: int | None = None,
+    max_partial_bytes: int = 64 << 20,
+    exclude: Sequence[str] = (),
 ) -> Follower:
     """Follow files like ``tail -F``: rotation, truncation, globs, checkpoints, backpressure.
 
     ``paths`` is a path, a glob, or a list of them. ``start`` is ``"end"``, ``"beginning"`` or
     a byte offset, for files present at start-up without a checkpoint; files that appear later
     are read from their beginning. ``stop_at_eof`` ends iteration once every file is read.
+
+    A renamed or deleted file is read while it grows and closed after ``rotate_wait`` quiet
+    seconds. At most ``max_open_files`` descriptors are held (default: half the process
+    limit); idle files are closed and reopened when they grow. Partial last lines held in
+    memory across files are capped at ``max_partial_bytes`` (idle files' partial lines are
+    dropped and read again from the file once it grows). ``exclude`` patterns (full path or
+    file name) remove glob matches.
 
         async for line in follow("/var/log/app/*.log", start="beginning"):
             print(line.path, line.text)
@@ -235,6 +329,10 @@ def follow(
         rate_limit=rate_limit,
         checkpoints=checkpoints,
         stop_at_eof=stop_at_eof,
+        rotate_wait=rotate_wait,
+        max_open_files=max_open_files,
+        max_partial_bytes=max_partial_bytes,
+        exclude=exclude,
     )
 
 

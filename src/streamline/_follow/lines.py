@@ -133,10 +133,33 @@ class FollowerStats:
 
     lines: int = 0  #: lines handed out
     bytes: int = 0  #: file bytes covered by handed-out batches
-    files: int = 0  #: files open now
+    files: int = 0  #: files followed now (open, or closed until they grow)
+    files_open: int = 0  #: descriptors held now (at most ``max_open_files`` plus rotated files)
     files_opened: int = 0
-    rotations: int = 0  #: files that were renamed or deleted and then read to their end
-    truncations: int = 0  #: files truncated (or replaced in place) and read again from 0
+    files_closed_idle: int = 0  #: times a file was closed to stay under ``max_open_files``
+    descriptor_shortages: int = 0  #: opens that failed with EMFILE/ENFILE (retried later)
+    rotations: int = 0  #: files that were renamed or deleted and then read until quiet
+    truncations: int = 0  #: files truncated (or rewritten in place) and read again from 0
+    copies_read: int = 0  #: truncations whose unread rest was read from a copy (copytruncate)
     skipped_long_lines: int = 0  #: lines dropped by ``long_lines="skip"``
     split_long_lines: int = 0  #: lines cut into pieces by ``long_lines="split"``
+    skipped_files: int = 0  #: files a pattern matched that were not shipped (compressed)
+    partial_lines_released: int = 0  #: partial lines dropped from memory, to be read again
+    warnings: int = 0  #: problems reported with paths (see ``Follower.warnings``)
     bytes_behind: int = 0  #: bytes in open files not yet handed out, as of the last check
+
+    def status_parts(self) -> list[str]:
+        """Short figures for a status line: only the ones that are not zero.
+
+            stats.status_parts()   # ['split 2 long lines', '1 warning']
+        """
+        parts = []
+        if self.split_long_lines:
+            parts.append(f"split {self.split_long_lines} long lines")
+        if self.skipped_long_lines:
+            parts.append(f"skipped {self.skipped_long_lines} long lines")
+        if self.skipped_files:
+            parts.append(f"skipped {self.skipped_files} files")
+        if self.warnings:
+            parts.append(f"{self.warnings} warning{'s' if self.warnings != 1 else ''}")
+        return parts

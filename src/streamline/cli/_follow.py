@@ -28,6 +28,7 @@ def follow_command(
         None, "--checkpoints", metavar="DIR", help="Save positions here after printing; resume."
     ),
     once: bool = typer.Option(False, "--once", help="Exit 0 once every file is read to its end."),
+    exclude: list[str] = typer.Option([], "--exclude", metavar="PATTERN", help="Skip files matching PATTERN (path or name)."),
 ) -> None:
     """Print the lines of PATH... as they are appended; survives rotation and truncation.
 
@@ -35,13 +36,20 @@ def follow_command(
     --checkpoints a line counts as done once printed; a restart resumes after it.
     """
     from .._follow import follow
+    from .._follow.files import path_problems
 
+    # Like tail: a directory or an unreadable file is an error (exit 1); a missing file is
+    # waited for (an error only with --must-exist).
+    for problem in path_problems(paths):
+        if must_exist or not isinstance(problem, FileNotFoundError):
+            raise problem
     follower = follow(
         paths,
-        start=parse_start(start),
+        start=parse_start(start),  # type: ignore[arg-type]  # checked by parse_start
         must_exist=must_exist,
         checkpoints=checkpoints,
         stop_at_eof=once,
+        exclude=exclude,
     )
 
     async def main() -> None:

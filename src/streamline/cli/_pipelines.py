@@ -54,6 +54,7 @@ class StatusLine:
             saved = getattr(checkpoints, "last_saved", None)
             if saved:
                 parts.append(f"checkpoint {now - saved:,.1f}s ago")
+            parts.extend(getattr(self.follower, "status_parts", list)())  # split/skipped/warnings
         if stats.delivery_retries:
             parts.append(f"retries {stats.delivery_retries}")
         if stats.in_flight:

@@ -64,6 +64,26 @@ def compile_key_template(template: str) -> Callable[[Any], list[Any]]:
     return per_line
 
 
+#: Room a record needs besides its value: the record batch header (61 bytes), the record's
+#: own header (up to ~25 bytes of varints and attributes), with margin.
+RECORD_OVERHEAD = 512
+
+
+def line_bytes_for(max_message_bytes: int, key_template: str | None) -> int:
+    """The longest line (piece) that still fits in one record of ``max_message_bytes``.
+
+    A key made of fields of the line can be as long as the line itself, so such a key halves
+    the room; ``{path}``/``{name}``/``{hostname}`` keys take at most a path's length (4 KiB).
+    """
+    room = max_message_bytes - RECORD_OVERHEAD
+    if key_template:
+        if "{field" in key_template:
+            room = (room - 4096 - len(key_template)) // 2
+        else:
+            room -= 4096 + len(key_template)
+    return max(1, room)
+
+
 @app.command("ship")
 def ship_command(
     ctx: typer.Context,
@@ -81,6 +101,26 @@ def ship_command(
         10.0, "--status-every", min=0.1, help="Seconds between status log lines when not on a terminal."
     ),
     metrics: str | None = METRICS_OPTION,
+    max_message_bytes: int = typer.Option(
+        1_048_576, "--max-message-bytes", min=1024, help="Largest record sent (Kafka's max.request.size)."
+    ),
+    max_line_bytes: int | None = typer.Option(
+        None,
+        "--max-line-bytes",
+        min=1,
+        help="Longer lines are split into pieces of this size (default: what fits in --max-message-bytes).",
+    ),
+    long_lines: str = typer.Option("split", "--long-lines", help="split (default) or skip lines over --max-line-bytes."),
+    exclude: list[str] = typer.Option([], "--exclude", metavar="PATTERN", help="Do not ship files matching PATTERN (path or name)."),
+    must_exist: bool = typer.Option(
+        False, "--must-exist", help="A missing, unreadable or directory path is an error (exit 2), not a warning."
+    ),
+    rotate_wait: float = typer.Option(
+        30.0, "--rotate-wait", min=0.0, help="Seconds a renamed or deleted file must be quiet before it is closed."
+    ),
+    strict_checkpoints: bool = typer.Option(
+        False, "--strict-checkpoints", help="Fail if checkpoints cannot be saved, instead of warning and retrying."
+    ),
 ) -> None:
     """Follow files like tail -F and ship every line to TOPIC (the tutorial's log agent).
 
@@ -88,16 +128,44 @@ def ship_command(
     re-sends at most the last checkpoint interval (about one second) and loses nothing. A file's
     checkpoint always wins over --from, which applies only to files seen for the first time.
     """
+    from .._errors import ConfigurationError
     from .._follow import Checkpoints, follow
+    from .._follow.files import path_problems
     from .._pipeline import Pipeline, TopicSink
     from .._producer import Producer
     from .._validation import check_choice, check_topic
 
     check_topic(topic)
     check_choice("--from", start, ("beginning", "end"))
+    check_choice("--long-lines", long_lines, ("split", "skip"))
     items = compile_key_template(key) if key else None
-    producer = Producer(acks=acks, compression=compression, connection=connection(ctx))
-    follower = follow(paths, start=start, checkpoints=Checkpoints(checkpoints), stop_at_eof=once)
+    line_limit = line_bytes_for(max_message_bytes, key)
+    if max_line_bytes is None:
+        max_line_bytes = line_limit
+    elif max_line_bytes > line_limit:
+        raise ConfigurationError(
+            f"--max-line-bytes {max_line_bytes} does not fit in a record of --max-message-bytes "
+            f"{max_message_bytes} (at most {line_limit} with this --key); raise --max-message-bytes"
+        )
+    if must_exist:
+        problems = path_problems(paths)
+        if problems:
+            problem = problems[0]
+            raise ConfigurationError(f"{problem.filename}: {problem.strerror or problem} (--must-exist)")
+    producer = Producer(
+        acks=acks, compression=compression, max_message_bytes=max_message_bytes, connection=connection(ctx)
+    )
+    follower = follow(
+        paths,
+        start=start,  # type: ignore[arg-type]  # checked above
+        checkpoints=Checkpoints(checkpoints, strict=strict_checkpoints),
+        stop_at_eof=once,
+        max_line_bytes=max_line_bytes,
+        long_lines=long_lines,  # type: ignore[arg-type]  # checked above
+        exclude=exclude,
+        must_exist=must_exist,
+        rotate_wait=rotate_wait,
+    )
     status = None if quiet else StatusLine(follower, log_every=status_every)
 
     async def main() -> None:
@@ -115,9 +183,11 @@ def ship_command(
             finally:
                 if status is not None:
                     status.finish()
+        fs = follower.stats
+        extra = "".join(f"; {part}" for part in fs.status_parts())
         sys.stderr.write(
             f"streamline: shipped {stats.delivered:,} lines ({stats.bytes / 1e6:,.1f} MB) to {topic}; "
-            f"checkpoints in {checkpoints}\n"
+            f"checkpoints in {checkpoints}{extra}\n"
         )
 
     run_async(with_metrics(metrics, main))
