@@ -41,7 +41,7 @@ def test_status_line_on_a_terminal(kafka_bootstrap, new_topic, tmp_path) -> None
     os.close(leader)
     text = output.decode(errors="replace")
     assert "\r" in text  # redrawn in place
-    for figure in ("lines/s", "MB/s", "files 1", "behind", "checkpoint"):
+    for figure in ("lines/s", "MB/s", "1 file |", "behind", "checkpoint"):
         assert figure in text, (figure, text)
 
 

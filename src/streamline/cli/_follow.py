@@ -38,7 +38,7 @@ def follow_command(
 
     follower = follow(
         paths,
-        start=parse_start(start),
+        start=parse_start(start),  # type: ignore[arg-type]  # checked by parse_start
         must_exist=must_exist,
         checkpoints=checkpoints,
         stop_at_eof=once,
