@@ -111,7 +111,13 @@ async def stop_producer(producer: AIOKafkaProducer, timeout: float) -> None:
         return
     accumulator = getattr(producer, "_message_accumulator", None)
     if accumulator is not None:
+        batches = [b for queue in accumulator._batches.values() for b in queue]
+        batches += list(accumulator._pending_batches)
         accumulator.fail_all(KafkaTimeoutError(f"the producer stopped after {timeout:g}s without an acknowledgement"))
+        for batch in batches:  # failed on purpose: asyncio must not report them as forgotten
+            for future in (getattr(batch, "future", None), getattr(batch, "_drain_waiter", None)):
+                if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+                    future.exception()
     try:
         await asyncio.wait_for(producer.client.close(), 2.0)
     except Exception:
