@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
-from functools import partial
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 import anyio

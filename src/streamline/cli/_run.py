@@ -8,12 +8,12 @@ tracebacks.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
+from ._logging import configure
 from ._shutdown import SECOND_SIGNAL_EXIT, begin
 
 T = TypeVar("T")
@@ -74,9 +74,9 @@ def main(argv: list[str] | None = None) -> Any:
 
     command = typer.main.get_command(app)
     debug = os.environ.get("STREAMLINE_DEBUG") == "1"
-    if not debug:
-        # aiokafka logs connection failures at ERROR; our one-line error says it better.
-        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    # Until the options are read: streamline's warnings only (aiokafka's failures are reported
+    # by streamline's own one-line errors); `--log-level` and friends reconfigure this.
+    configure(debug=debug)
     try:
         result = command.main(args=argv, prog_name="streamline", standalone_mode=False)
     except typer.Exit as exc:
