@@ -66,6 +66,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    """stderr, after clearing a status line drawn on the same terminal."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from ._pipelines import clear_status_line
+
+        clear_status_line()
+        super().emit(record)
+
+
 _handler: logging.Handler | None = None
 
 
@@ -89,7 +99,7 @@ def configure(level: str | None = None, fmt: str = "text", *, debug: bool = Fals
     root = logging.getLogger()
     if _handler is not None:
         root.removeHandler(_handler)
-    _handler = logging.StreamHandler(sys.stderr)
+    _handler = _Handler(sys.stderr)
     _handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.addHandler(_handler)
     root.setLevel(logging.WARNING)

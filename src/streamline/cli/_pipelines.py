@@ -43,6 +43,19 @@ def fit(line: str, width: int) -> str:
     return line if len(line) <= room else line[: max(0, room - 1)] + "…"
 
 
+#: The status line drawn last on a terminal (log lines clear it before they are written).
+_drawn_on: list[StatusLine | None] = [None]
+
+
+def clear_status_line() -> None:
+    """Before another line goes to the terminal: end the status line drawn there (it is
+    redrawn on its next tick)."""
+    status = _drawn_on[0]
+    if status is not None and status._drawn and not status._stopped:
+        status.out.write("\r\x1b[K")
+        status._drawn = False
+
+
 class StatusLine:
     """Live figures: a redrawn line on a terminal (never wider than it), a log line every
     ``log_every`` s otherwise; silent once a signal asked the command to stop."""
@@ -110,20 +123,22 @@ class StatusLine:
             self.out.write("\r\x1b[K" + fit(line, self.width()))
             self.out.flush()
             self._drawn = True
+            _drawn_on[0] = self
         elif time.monotonic() - self._last_log >= self.log_every:
             self._last_log = time.monotonic()
             self.out.write(f"streamline: {line}\n")
             self.out.flush()
 
     def stop_drawing(self) -> None:
-        """A signal came: leave the last figures as they are and draw nothing more."""
+        """A signal came (or the command ends): keep the last figures, draw nothing more."""
+        if self.tty and self._drawn:
+            self.out.write("\n")
+            self.out.flush()
+        self._drawn = False
         self._stopped = True
 
     def finish(self) -> None:
-        if self.tty and self._drawn and not self._stopped:
-            self.out.write("\n")
-            self.out.flush()
-        self._stopped = True
+        self.stop_drawing()
 
 
 async def run_with_signals(pipeline: Any) -> Any:

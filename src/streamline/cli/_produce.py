@@ -160,19 +160,19 @@ class _Stdin:
 
     async def read(self) -> bytes:
         import os
+        import select
 
-        if self._stopped:
-            return b""
-        if not self._watched:
-            return os.read(self.fd, STDIN_CHUNK)
-        await self._ready.wait()
-        if self._stopped:
-            return b""
-        self._ready.clear()
-        try:
-            return os.read(self.fd, STDIN_CHUNK)
-        except BlockingIOError:  # pragma: no cover - another reader took the data
-            return await self.read()
+        while not self._stopped:
+            if not self._watched:
+                return os.read(self.fd, STDIN_CHUNK)
+            await self._ready.wait()
+            self._ready.clear()
+            # The readiness callback may have fired again for data read since: look before
+            # reading, so a read never blocks the event loop (the descriptor stays blocking:
+            # it is shared with the shell that started us).
+            if not self._stopped and select.select([self.fd], [], [], 0)[0]:
+                return os.read(self.fd, STDIN_CHUNK)
+        return b""
 
     def close(self) -> None:
         if self._watched:

@@ -80,10 +80,10 @@ class Shutdown:
         if self.signals == 1:
             self._first_at = time.monotonic()
             if self._stops:
+                for stop in list(self._stops):  # a status line ends its line first
+                    stop()
                 if self.message:
                     _say(self.message)
-                for stop in list(self._stops):
-                    stop()
             elif self._task is not None:
                 self._task.cancel()
             return
@@ -100,7 +100,7 @@ class Shutdown:
 
 def _say(message: str) -> None:
     try:
-        sys.stderr.write(f"\nstreamline: {message}\n")
+        sys.stderr.write(f"streamline: {message}\n")
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
