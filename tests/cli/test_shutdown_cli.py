@@ -251,3 +251,30 @@ def test_ship_status_line_fits_a_narrow_terminal_and_stops_on_a_signal(tmp_path)
     assert all(len(part) <= 39 for part in status), status
     assert b"\x1b[K" not in after.split(b"streamline: stopped", 1)[-1]  # nothing redrawn after ^C
     assert b"nothing was shipped" in after
+
+
+async def test_run_started_before_the_broker_waits_for_it(tmp_path) -> None:
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    (tmp_path / "job.py").write_text(textwrap.dedent("""
+        from streamline import Pipeline, Producer, to_topic
+
+        async def values():
+            for i in range(5):
+                yield b"v%d" % i
+
+        async def pipeline():
+            async with Producer() as producer:
+                yield Pipeline(values(), to=to_topic(producer, "late"))
+    """))
+    proc = subprocess.Popen(
+        [STREAMLINE, "-b", bootstrap, "--connect-timeout", "1", "run", str(tmp_path / "job.py") + ":pipeline"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=clean_env(None), cwd=tmp_path,
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline().decode()
+    assert "run waits and retries until it answers" in first, first
+    async with EmbeddedBroker(port=port):
+        _, rest = proc.communicate(timeout=180)
+    assert proc.returncode == 0, rest
+    assert b"5 delivered" in rest

@@ -115,8 +115,11 @@ def ship_command(
             await producer.start()
             return True
 
-        # Started before the broker answers: wait for it, as during an outage later on.
-        if not await start_when_reachable(start, what="ship", status=status):
+        # Started before the broker answers: wait for it, as during an outage later on (a
+        # one-shot --once run fails fast instead, like produce).
+        if once:
+            await start()
+        elif not await start_when_reachable(start, what="ship", status=status):
             sys.stderr.write("streamline: stopped before Kafka answered; nothing was shipped\n")
             return
         try:
