@@ -7,6 +7,7 @@ applied and start-up bounded by ``connect_timeout``; aiokafka's errors become st
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -19,6 +20,28 @@ from ._config import ConnectionConfig
 from ._errors import BrokerUnavailableError
 
 T = TypeVar("T")
+
+
+class _HideRefusedPid(logging.Filter):
+    """While probing for idempotence: aiokafka logs the broker's refusal at ERROR; streamline
+    decides what it means (fall back, or raise IdempotenceRefused) and says so itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Unexpected error during InitProducerIdRequest")
+
+
+_hide_refused_pid = _HideRefusedPid()
+
+
+async def start_idempotent(producer: AIOKafkaProducer, config: ConnectionConfig) -> None:
+    """:func:`start_bounded` for a producer with idempotence on; a broker that refuses it raises
+    :class:`IdempotenceRefused` (without aiokafka's error log line)."""
+    sender_log = logging.getLogger("aiokafka.producer.sender")
+    sender_log.addFilter(_hide_refused_pid)
+    try:
+        await start_bounded(producer, config)
+    finally:
+        sender_log.removeFilter(_hide_refused_pid)
 
 
 class IdempotenceRefused(BrokerUnavailableError):

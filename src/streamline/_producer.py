@@ -144,7 +144,7 @@ class Producer:
             options = {**self._options, "enable_idempotence": True}
             producer = _client.new_producer(self.connection, **options)
             try:
-                await _client.start_bounded(producer, self.connection)
+                await _client.start_idempotent(producer, self.connection)
             except _client.IdempotenceRefused as exc:
                 if self._idempotent:
                     raise
