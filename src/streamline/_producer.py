@@ -28,6 +28,7 @@ from ._validation import (
     check_acks,
     check_compression,
     check_headers,
+    check_number,
     check_partition,
     check_topic,
     to_bytes,
@@ -96,19 +97,13 @@ class Producer:
         self.compression = check_compression(compression)
         self._partitioner_name = partitioner
         self._partitioner = make_partitioner(partitioner)
-        if not isinstance(linger_ms, int) or linger_ms < 0:
-            raise ConfigurationError(f"linger_ms must be an integer >= 0 (got {linger_ms!r})")
-        if not isinstance(max_batch_bytes, int) or max_batch_bytes < 1024:
-            raise ConfigurationError(f"max_batch_bytes must be an integer >= 1024 (got {max_batch_bytes!r})")
-        if not isinstance(max_message_bytes, int) or max_message_bytes < 1024:
-            raise ConfigurationError(
-                f"max_message_bytes must be an integer >= 1024 (got {max_message_bytes!r})"
-            )
+        check_number("linger_ms", linger_ms, minimum=0, integer=True)
+        check_number("max_batch_bytes", max_batch_bytes, minimum=1024, integer=True)
+        check_number("max_message_bytes", max_message_bytes, minimum=1024, integer=True)
+        check_number("delivery_timeout", delivery_timeout, above=0)
         #: The largest record batch holding one record that this producer sends (Kafka's
         #: ``max.request.size``; the broker's ``message.max.bytes`` must allow it too).
         self.max_message_bytes = max_message_bytes
-        if not delivery_timeout > 0:
-            raise ConfigurationError(f"delivery_timeout must be > 0 seconds (got {delivery_timeout!r})")
         self.connection = ConnectionConfig.from_args(bootstrap_servers, connection)
         self._options: dict[str, Any] = {
             "acks": self.acks,
@@ -172,8 +167,8 @@ class Producer:
             return
         if timeout is None:
             timeout = self._delivery_timeout
-        elif not timeout >= 0:
-            raise ConfigurationError(f"timeout must be >= 0 seconds (got {timeout!r})")
+        else:
+            check_number("timeout", timeout, minimum=0)
         await finish(_client.stop_producer(producer, timeout))
 
     async def flush(self) -> None:
