@@ -18,18 +18,25 @@ import time
 
 import pytest
 
-from conftest import STREAMLINE, clean_env
 from streamline import EmbeddedBroker
 from streamline._broker import free_port
+
+STREAMLINE = os.path.join(os.path.dirname(sys.executable), "streamline")
+
+
+def clean_env(bootstrap: str | None) -> dict[str, str]:
+    """This environment without stray ``STREAMLINE_*`` settings, pointed at ``bootstrap``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLINE_")}
+    if bootstrap is not None:
+        env["STREAMLINE_BOOTSTRAP_SERVERS"] = bootstrap
+    return env
 
 NOISE = ("Traceback", "never retrieved", "Unclosed", "Fatal Python error", "Exception ignored")
 
 
 async def _count(bootstrap: str, topic: str, at_least: int, timeout: float = 60.0) -> int:
-    """Messages in ``topic`` once at least ``at_least`` arrived (or the deadline passed).
-
-    Each look is a fresh read from the beginning: a consumer started on a still-empty topic
-    was seen not to pick up records produced afterwards (noted for the consumer's owners)."""
+    """Messages in ``topic`` once at least ``at_least`` arrived (or the deadline passed); each
+    look is a fresh read from the beginning, so the count never includes a record twice."""
     deadline = time.monotonic() + timeout
     seen = 0
     while seen < at_least and time.monotonic() < deadline:
