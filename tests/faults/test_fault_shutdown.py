@@ -167,3 +167,48 @@ def test_second_signal_exits_130_at_once_with_a_frozen_broker(own_broker, tmp_pa
     assert "stopping at once" in ship.stderr
     assert not [n for n in NOISE if n in ship.stderr], ship.stderr
     assert _checkpointed(checkpoints) <= 1000 * (len(line(0)) + 1)
+
+
+@pytest.mark.timeout(300)
+def test_run_stops_within_grace_plus_5s_with_a_frozen_broker(own_broker, tmp_path) -> None:
+    """`streamline run`: the user's own `async with Producer()` would wait its delivery timeout
+    (30 s); the CLI stops the pipeline's producers within what is left of the grace period."""
+    (tmp_path / "job.py").write_text(
+        "from streamline import Pipeline, Producer, to_topic\n"
+        "async def endless():\n"
+        "    n = 0\n"
+        "    while True:\n"
+        "        n += 1\n"
+        "        yield [b'v%d' % i for i in range(n * 1000, n * 1000 + 1000)]\n"
+        "async def pipeline():\n"
+        "    async with Producer() as producer:\n"
+        "        yield Pipeline(endless(), to=to_topic(producer, 'endless'), grace=2, on_tick=status)\n"
+        "def status(p):\n"
+        "    print(f'in flight {p.stats.in_flight} delivered {p.stats.delivered}', flush=True)\n"
+    )
+    proc = subprocess.Popen(
+        [STREAMLINE, "-b", own_broker.bootstrap_servers, "run", str(tmp_path / "job.py") + ":pipeline"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # delivering: then freeze, and wait for stuck batches
+            if " delivered 0" not in proc.stdout.readline().decode():
+                break
+        _freeze(own_broker, signal.SIGSTOP)
+        while time.monotonic() < deadline:
+            if not proc.stdout.readline().decode().startswith("in flight 0 "):
+                break  # batches submitted that the frozen broker will not acknowledge
+        proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        _, err = proc.communicate(timeout=GRACE + 5 + MARGIN + 60)
+        took = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    text = err.decode()
+    assert took < GRACE + 5 + MARGIN, (took, text)  # promise: grace + 5 s; margin for load
+    assert proc.returncode == 1 and "grace period" in text, text
+    assert not [n for n in NOISE if n in text], text
