@@ -1,8 +1,8 @@
 """Entry point: runs the CLI and turns expected failures into one line and an exit code.
 
-Exit codes: 0 success (also after Ctrl-C / SIGTERM), 1 a runtime failure (broker unreachable,
-topic missing, ...), 2 bad usage or an invalid option value. ``STREAMLINE_DEBUG=1`` shows
-tracebacks.
+Exit codes: 0 success (also after Ctrl-C / SIGTERM, and when the reader of stdout went away),
+1 a runtime failure (broker unreachable, topic missing, grace period exceeded, ...), 2 bad usage
+or an invalid option value, 130 a second signal. ``STREAMLINE_DEBUG=1`` shows tracebacks.
 """
 
 from __future__ import annotations
