@@ -72,6 +72,7 @@ async def _produce_stdin(
     producer: Any, topic: str, key: str | None, partition: int | None, headers: Any
 ) -> tuple[int, int]:
     """Send every line of stdin; stop early (sending what was read) on the first signal."""
+    import asyncio
     from collections import deque
 
     from .._models import Record
@@ -104,10 +105,13 @@ async def _produce_stdin(
                 items: Any = lines if simple else [
                     Record(ln, key=key_b, headers=headers, partition=partition) for ln in lines
                 ]
-                pending.append(await producer.submit_many(topic, items))
+                pending.append(asyncio.ensure_future(_wait(await producer.submit_many(topic, items))))
                 sent += len(lines)
-                while len(pending) >= MAX_IN_FLIGHT:
-                    await pending.popleft()
+                while len(pending) >= MAX_IN_FLIGHT and not stdin.stopped:
+                    # A signal must not wait behind a slow broker: the final wait is bounded.
+                    await asyncio.wait({pending[0], stdin.stopping}, return_when=asyncio.FIRST_COMPLETED)
+                    if pending[0].done():
+                        pending.popleft().result()
             if not chunk:
                 break
     finally:
@@ -121,7 +125,7 @@ async def _acknowledged(producer: Any, pending: Any, shutdown: Any) -> None:
     stops (what was not acknowledged fails, and the error says how much landed)."""
     import asyncio
 
-    waits = [asyncio.ensure_future(_wait(d)) for d in pending]
+    waits = list(pending)
     if not waits:
         return
     _, late = await asyncio.wait(waits, timeout=shutdown.remaining(DELIVERY_TIMEOUT) if shutdown.stopping else None)
@@ -147,6 +151,8 @@ class _Stdin:
         self._loop = asyncio.get_running_loop()
         self._ready = asyncio.Event()
         self._stopped = False
+        #: Done once :meth:`stop` was called.
+        self.stopping: asyncio.Future[None] = self._loop.create_future()
         try:
             self._loop.add_reader(fd, self._ready.set)
             self._watched = True
@@ -157,6 +163,12 @@ class _Stdin:
         """Read nothing more: the next :meth:`read` returns b"" (as at end of input)."""
         self._stopped = True
         self._ready.set()
+        if not self.stopping.done():
+            self.stopping.set_result(None)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
 
     async def read(self) -> bytes:
         import os
