@@ -7,6 +7,8 @@
 ...     print(msg.partition, msg.offset, msg.text)
 """
 
+import logging as _logging
+
 from ._admin import Admin, BrokerInfo, ClusterInfo, PartitionInfo, PartitionOffsets, TopicInfo
 from ._broker import EmbeddedBroker, EmbeddedBrokerError
 from ._config import ConnectionConfig, Secret
@@ -56,6 +58,9 @@ from ._pipeline import (
 from ._producer import Delivery, Producer
 
 __version__ = "0.1.0"
+
+# A library does not configure logging: without a handler of the application's, nothing is printed.
+_logging.getLogger("streamline").addHandler(_logging.NullHandler())
 
 __all__ = [
     "Admin",

@@ -7,18 +7,47 @@ applied and start-up bounded by ``connect_timeout``; aiokafka's errors become st
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 from ._config import ConnectionConfig
 from ._errors import BrokerUnavailableError
 
 T = TypeVar("T")
+
+
+class _HideRefusedPid(logging.Filter):
+    """While probing for idempotence: aiokafka logs the broker's refusal at ERROR; streamline
+    decides what it means (fall back, or raise IdempotenceRefused) and says so itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Unexpected error during InitProducerIdRequest")
+
+
+_hide_refused_pid = _HideRefusedPid()
+
+
+async def start_idempotent(producer: AIOKafkaProducer, config: ConnectionConfig) -> None:
+    """:func:`start_bounded` for a producer with idempotence on; a broker that refuses it raises
+    :class:`IdempotenceRefused` (without aiokafka's error log line)."""
+    sender_log = logging.getLogger("aiokafka.producer.sender")
+    sender_log.addFilter(_hide_refused_pid)
+    try:
+        await start_bounded(producer, config)
+    finally:
+        sender_log.removeFilter(_hide_refused_pid)
+
+
+class IdempotenceRefused(BrokerUnavailableError):
+    """The broker answered, but not to InitProducerId: it does not support idempotent production."""
+
+    retriable = False
 
 
 def unavailable(config: ConnectionConfig, detail: str = "") -> BrokerUnavailableError:
@@ -38,12 +67,20 @@ async def start_bounded(client: Any, config: ConnectionConfig) -> None:
         await _close_quietly(client)
         if config.uses_tls and (problem := await _tls_problem(config)):
             raise unavailable(config, problem) from None
+        unresolved = await _unresolved_hosts(config)
+        if unresolved:
+            raise unavailable(config, f"cannot resolve host {', '.join(unresolved)} (check the address)") from None
         hint = "is a broker running there?"
         if config.uses_sasl:  # aiokafka reports a refused SASL handshake as a failed bootstrap
             hint += f" does it accept SASL {config.sasl_mechanism}?"
         raise unavailable(config, f"connection failed ({hint})") from None
     except KafkaError as exc:
         await _close_quietly(client)
+        if getattr(client, "_txn_manager", None) is not None:  # InitProducerId was refused
+            raise IdempotenceRefused(
+                f"Kafka at {config.bootstrap_servers} refused idempotent production "
+                f"({_first_line(exc)}); use idempotent=False"
+            ) from None
         raise BrokerUnavailableError(
             f"Kafka at {config.bootstrap_servers} refused the connection: {_first_line(exc)}"
         ) from None
@@ -62,6 +99,58 @@ async def start_bounded(client: Any, config: ConnectionConfig) -> None:
             f"Kafka at {config.bootstrap_servers} refused SASL {config.sasl_mechanism} "
             f"authentication as {config.sasl_username!r} (wrong user, password or mechanism?)"
         ) from None
+
+
+async def _unresolved_hosts(config: ConnectionConfig) -> list[str]:
+    """Bootstrap hosts whose names do not resolve (empty when at least one does: then the
+    failure is elsewhere)."""
+    import socket
+
+    loop = asyncio.get_running_loop()
+    hosts = [s.strip().rpartition(":")[0].strip("[]") for s in config.bootstrap_servers.split(",")]
+    unresolved = []
+    for host in hosts:
+        try:
+            await asyncio.wait_for(loop.getaddrinfo(host, None), min(5.0, config.connect_timeout))
+        except (socket.gaierror, UnicodeError):
+            unresolved.append(host)
+        except (OSError, asyncio.TimeoutError):
+            return []
+    return unresolved if len(unresolved) == len(hosts) else []
+
+
+async def stop_producer(producer: AIOKafkaProducer, timeout: float) -> None:
+    """Stop an aiokafka producer within ``timeout`` seconds (plus a moment to close sockets).
+
+    aiokafka's ``stop()`` waits for every queued batch without a limit (a frozen broker keeps it
+    waiting for minutes). After ``timeout`` the batches still queued or in flight fail with a
+    timeout error, the connections are closed (which ends in-flight requests at once), and the
+    stop completes.
+    """
+    stopping = asyncio.ensure_future(producer.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=timeout)
+    if done:
+        stopping.result()
+        return
+    accumulator = getattr(producer, "_message_accumulator", None)
+    if accumulator is not None:
+        batches = [b for queue in accumulator._batches.values() for b in queue]
+        batches += list(accumulator._pending_batches)
+        accumulator.fail_all(KafkaTimeoutError(f"the producer stopped after {timeout:g}s without an acknowledgement"))
+        for batch in batches:  # failed on purpose: asyncio must not report them as forgotten
+            for future in (getattr(batch, "future", None), getattr(batch, "_drain_waiter", None)):
+                if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+                    future.exception()
+    try:
+        await asyncio.wait_for(producer.client.close(), 2.0)
+    except Exception:
+        pass
+    done, _ = await asyncio.wait({stopping}, timeout=3.0)
+    if not done:
+        stopping.cancel()
+        await asyncio.wait({stopping})
+    if not stopping.cancelled():
+        stopping.exception()  # retrieved: the failure is reported through the deliveries
 
 
 async def _tls_problem(config: ConnectionConfig) -> str | None:

@@ -7,6 +7,7 @@ A password is kept in a :class:`Secret`, whose ``repr`` and ``str`` never show i
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -208,15 +209,29 @@ def _infer_protocol(values: Mapping[str, Any]) -> str:
     return "SSL" if tls else "PLAINTEXT"
 
 
+_HOST = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\]")
+
+
+def check_address(server: str) -> str:
+    """One bootstrap server: ``HOST:PORT`` (an IPv6 host in brackets); no scheme, no path.
+
+    >>> check_address("kafka-1.internal:9092")
+    'kafka-1.internal:9092'
+    """
+    form = "must be HOST:PORT[,HOST:PORT...] (e.g. localhost:9092)"
+    if "://" in server:
+        raise ConfigurationError(f"bootstrap server {server!r} has a scheme; Kafka addresses {form}")
+    host, sep, port = server.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not _HOST.fullmatch(host):
+        raise ConfigurationError(f"bootstrap server {server!r} {form}")
+    return server
+
+
 def _validate(cfg: ConnectionConfig) -> None:
     if not cfg.bootstrap_servers or not cfg.bootstrap_servers.strip():
         raise ConfigurationError("bootstrap servers must not be empty (e.g. localhost:9092)")
     for server in cfg.bootstrap_servers.split(","):
-        host, sep, port = server.strip().rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigurationError(
-                f"bootstrap server {server.strip()!r} must look like HOST:PORT (e.g. localhost:9092)"
-            )
+        check_address(server.strip())
     if cfg.security_protocol not in SECURITY_PROTOCOLS:
         raise ConfigurationError(
             f"security protocol must be one of {', '.join(SECURITY_PROTOCOLS)} "

@@ -5,6 +5,8 @@ Every error is a :class:`StreamlineError`, and its message is one line a user ca
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class StreamlineError(Exception):
     """Base class of every error streamline raises on purpose."""
@@ -33,11 +35,35 @@ class TopicError(StreamlineError):
 
 
 class DeliveryError(StreamlineError):
-    """The broker refused a record or did not acknowledge it in time (then ``retriable`` is True)."""
+    """The broker refused records or did not acknowledge them in time (then ``retriable`` is True).
 
-    def __init__(self, message: str, *, retriable: bool = False) -> None:
+    From :meth:`Producer.send_many` it says what landed: ``acknowledged`` records were stored;
+    ``unacknowledged`` lists the indices (into the items given) of those that may not have been,
+    and ``partitions`` the partitions they were for. Retry only those to avoid duplicates:
+
+    >>> try:  # doctest: +SKIP
+    ...     await producer.send_many("logs", items)
+    ... except DeliveryError as exc:
+    ...     await producer.send_many("logs", [items[i] for i in exc.unacknowledged])
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retriable: bool = False,
+        acknowledged: int = 0,
+        unacknowledged: Sequence[int] = (),
+        partitions: Sequence[int] = (),
+    ) -> None:
         super().__init__(message)
         self.retriable = retriable
+        #: How many of the records were acknowledged by the broker.
+        self.acknowledged = acknowledged
+        #: Indices (into the items given) of the records not acknowledged, ascending.
+        self.unacknowledged: list[int] = list(unacknowledged)
+        #: Partitions whose records were not (all) acknowledged.
+        self.partitions: list[int] = list(partitions)
 
 
 class CheckpointError(StreamlineError):

@@ -9,6 +9,7 @@ per-message path costs about 15x more CPU (see ``shared/NOTES.md``).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 
 from . import _client, _metrics
+from ._cleanup import finish
 from ._config import ConnectionConfig
 from ._errors import ConfigurationError, DeliveryError, StreamlineError, TopicError
 from ._models import Record, RecordMetadata
@@ -26,15 +28,28 @@ from ._validation import (
     check_acks,
     check_compression,
     check_headers,
+    check_number,
     check_partition,
     check_topic,
     to_bytes,
 )
 
+log = logging.getLogger("streamline.producer")
+
 #: What :meth:`Producer.send_many` accepts per item.
 Item = Bytesish | tuple[Bytesish | None, Bytesish | None] | Record
 
-_Prepared = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None, int | None]
+#: A checked record: key, value, headers, timestamp (ms), explicit partition.
+_Prepared = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None, int | None, int | None]
+#: What :meth:`Producer._prepare` found: prepared records by input index, and whether bare values exist.
+_Prepared_plan = tuple[dict[int, _Prepared], bool]
+
+#: Bytes a one-record batch adds around key, value and headers (batch header 61, record framing
+#: up to ~30): the size check is an upper bound of what aiokafka's batch would measure.
+_RECORD_OVERHEAD = 96
+
+#: How long :meth:`Producer.stop` waits for acknowledgements by default when ``timeout`` is None:
+#: the producer's ``delivery_timeout``.
 
 
 class Producer:
@@ -59,6 +74,9 @@ class Producer:
       Kafka's ``max.request.size``. Larger records are a :class:`DeliveryError` before sending.
     - ``delivery_timeout``: seconds to wait for buffer space or an acknowledgement before
       :class:`DeliveryError`.
+    - ``idempotent``: ``None`` (default) sends idempotently — no duplicates from the producer's
+      own retries, order kept — when ``acks="all"`` and the broker supports it (checked at
+      start; otherwise it sends without and logs that), ``True`` requires it, ``False`` never.
     - ``connection``: a :class:`ConnectionConfig` for TLS/SASL (otherwise ``STREAMLINE_*`` variables).
     """
 
@@ -73,25 +91,20 @@ class Producer:
         max_batch_bytes: int = 512 * 1024,
         max_message_bytes: int = 1_048_576,
         delivery_timeout: float = 30.0,
+        idempotent: bool | None = None,
         connection: ConnectionConfig | None = None,
     ) -> None:
         self.acks: Acks = check_acks(acks)
         self.compression = check_compression(compression)
         self._partitioner_name = partitioner
         self._partitioner = make_partitioner(partitioner)
-        if not isinstance(linger_ms, int) or linger_ms < 0:
-            raise ConfigurationError(f"linger_ms must be an integer >= 0 (got {linger_ms!r})")
-        if not isinstance(max_batch_bytes, int) or max_batch_bytes < 1024:
-            raise ConfigurationError(f"max_batch_bytes must be an integer >= 1024 (got {max_batch_bytes!r})")
-        if not isinstance(max_message_bytes, int) or max_message_bytes < 1024:
-            raise ConfigurationError(
-                f"max_message_bytes must be an integer >= 1024 (got {max_message_bytes!r})"
-            )
+        check_number("linger_ms", linger_ms, minimum=0, integer=True)
+        check_number("max_batch_bytes", max_batch_bytes, minimum=1024, integer=True)
+        check_number("max_message_bytes", max_message_bytes, minimum=1024, integer=True)
+        check_number("delivery_timeout", delivery_timeout, above=0)
         #: The largest record batch holding one record that this producer sends (Kafka's
         #: ``max.request.size``; the broker's ``message.max.bytes`` must allow it too).
         self.max_message_bytes = max_message_bytes
-        if not delivery_timeout > 0:
-            raise ConfigurationError(f"delivery_timeout must be > 0 seconds (got {delivery_timeout!r})")
         self.connection = ConnectionConfig.from_args(bootstrap_servers, connection)
         self._options: dict[str, Any] = {
             "acks": self.acks,
@@ -102,6 +115,11 @@ class Producer:
             "request_timeout_ms": int(delivery_timeout * 1000),
             "enable_idempotence": False,
         }
+        if idempotent not in (None, True, False):
+            raise ConfigurationError(f"idempotent must be True, False or None (got {idempotent!r})")
+        if idempotent and self.acks != "all":
+            raise ConfigurationError(f'idempotent=True needs acks="all" (got acks={self.acks!r})')
+        self._idempotent = idempotent
         self._delivery_timeout = delivery_timeout
         self._producer: Any = None
         self._keyless_turn = 0
@@ -118,16 +136,42 @@ class Producer:
             return
         if self.compression in ("snappy", "lz4", "zstd"):
             _require_codec(self.compression)
+        if self._idempotent is not False and self.acks == "all":
+            options = {**self._options, "enable_idempotence": True}
+            producer = _client.new_producer(self.connection, **options)
+            try:
+                await _client.start_idempotent(producer, self.connection)
+            except _client.IdempotenceRefused as exc:
+                if self._idempotent:
+                    raise
+                log.info("%s: sending without idempotence", exc)
+            else:
+                self._options = options
+                self._producer = producer
+                return
         producer = _client.new_producer(self.connection, **self._options)
         await _client.start_bounded(producer, self.connection)
         self._producer = producer
         _metrics.track(self)
 
-    async def stop(self) -> None:
-        """Flush what is buffered and disconnect."""
+    async def stop(self, *, timeout: float | None = None) -> None:
+        """Flush what is buffered and disconnect, within ``timeout`` seconds (default: the
+        ``delivery_timeout``) whatever the broker does.
+
+        Records not acknowledged by then fail: a :class:`Delivery` awaiting them raises
+        :class:`DeliveryError` naming them. A native ``task.cancel()`` does not cut this short
+        (the wait is bounded, so it is always allowed to finish).
+
+        >>> await producer.stop(timeout=5)  # doctest: +SKIP
+        """
         producer, self._producer = self._producer, None
-        if producer is not None:
-            await producer.stop()
+        if producer is None:
+            return
+        if timeout is None:
+            timeout = self._delivery_timeout
+        else:
+            check_number("timeout", timeout, minimum=0)
+        await finish(_client.stop_producer(producer, timeout))
 
     async def flush(self) -> None:
         """Wait until every buffered record has been sent."""
@@ -141,6 +185,11 @@ class Producer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
+
+    @property
+    def idempotent(self) -> bool:
+        """True when the started producer sends idempotently (the broker accepted it)."""
+        return bool(self._options.get("enable_idempotence"))
 
     def _running(self) -> Any:
         if self._producer is None:
@@ -180,6 +229,9 @@ class Producer:
         value_b = to_bytes(value, "value")
         hdrs = check_headers(headers)
         partition = check_partition(partition)
+        size = _record_size((key_b, value_b, hdrs, timestamp_ms, partition))
+        if size > self.max_message_bytes - _RECORD_OVERHEAD:
+            raise self._too_large(0, size)
         producer = self._running()
         count = await self.partition_count(topic)
         if partition is None:
@@ -200,12 +252,17 @@ class Producer:
     async def send_many(self, topic: str, items: Iterable[Item]) -> int:
         """Send many records in per-partition batches; return how many the broker acknowledged.
 
-        Items are values, ``(key, value)`` pairs or :class:`Record` objects.
+        Items are values, ``(key, value)`` pairs or :class:`Record` objects. Every item is checked
+        (type, size against ``max_message_bytes``) before anything is sent: a bad item sends
+        nothing. Within a partition, records keep the order of ``items``. When some batches fail,
+        the :class:`DeliveryError` says which items were not acknowledged
+        (``error.unacknowledged``, indices into ``items``), so a retry sends only those.
 
         >>> await producer.send_many("logs", [b"a", b"b", (b"user-1", b"c")])  # doctest: +SKIP
         3
         """
-        return await (await self.submit_many(topic, items))
+        acknowledged: int = await (await self.submit_many(topic, items))
+        return acknowledged
 
     async def submit_many(self, topic: str, items: Iterable[Item]) -> Delivery:
         """Queue records for sending; return an awaitable that resolves when all are acknowledged.
@@ -218,100 +275,163 @@ class Producer:
         >>> await done  # every line acknowledged  # doctest: +SKIP
         """
         check_topic(topic)
+        batch_items: Sequence[Item] = items if isinstance(items, (list, tuple)) else list(items)
+        prepared = self._prepare(batch_items)  # types and sizes: before any network call
         producer = self._running()
         count = await self.partition_count(topic)
-        buckets, plain = self._bucket(topic, items, count)
-        futures: list[asyncio.Future[Any]] = []
-        total = 0
+        plan = self._plan(topic, batch_items, prepared, count)
+        delivery = Delivery(self, topic, len(batch_items))
         try:
-            for partition in sorted(buckets.keys() | plain.keys()):
-                records = buckets.get(partition, ())
-                values = plain.get(partition, ())
-                total += len(records) + len(values)
-                await self._enqueue(producer, topic, partition, records, values, futures)
+            for partition in sorted(plan):
+                records, indices = plan[partition]
+                await self._enqueue(producer, topic, partition, records, indices, delivery)
         except KafkaError as exc:
-            raise self._delivery_error(topic, exc) from None
-        return Delivery(self, topic, futures, total)
+            # Some batches may already be on their way: say exactly which items landed.
+            queued = delivery.queued()
+            delivery.unsent(exc, [i for p in sorted(plan) for i in plan[p][1] if i not in queued])
+            await delivery
+            raise AssertionError("unreachable: a delivery with unsent items raises") from None
+        return delivery
 
-    def _bucket(
-        self, topic: str, items: Iterable[Item], count: int
-    ) -> tuple[dict[int, list[_Prepared]], dict[int, list[bytes]]]:
-        """Group items by partition: prepared tuples, and bare keyless values (the fast path)."""
-        buckets: dict[int, list[_Prepared]] = {}
-        keyless: list[_Prepared] = []
+    def _prepare(self, items: Sequence[Item]) -> _Prepared_plan:
+        """Check every item; return ``(keyed, bare)``: the prepared non-bare items by input
+        index, and whether bare keyless values exist. Raises before anything is sent."""
+        keyed: dict[int, _Prepared] = {}
         spread_keyless = isinstance(self._partitioner, HashPartitioner)
-        choose = self._partitioner
-        for item in items:
+        limit = self.max_message_bytes - _RECORD_OVERHEAD
+        longest = 0
+        bare = False
+        for index, item in enumerate(items):
             kind = type(item)
             if kind is bytes and spread_keyless:
-                keyless.append(item)  # the hot path: a bare value, no tuple
+                bare = True  # the hot path: a bare value, no tuple; sizes checked below in bulk
                 continue
             if kind is bytes:
-                record: _Prepared = (None, item, None, None)  # type: ignore[assignment]
+                record: _Prepared = (None, item, None, None, None)  # type: ignore[assignment]
             elif kind is str:
-                record = (None, item.encode("utf-8"), None, None)  # type: ignore[union-attr]
+                record = (None, item.encode("utf-8"), None, None, None)  # type: ignore[union-attr]
             elif kind is tuple:
                 try:
-                    k, v = item  # type: ignore[misc]
+                    k, v = item  # type: ignore[misc,str-unpack]
                 except ValueError:
-                    raise ConfigurationError("a (key, value) item must have exactly two elements") from None
-                record = (to_bytes(k, "key"), to_bytes(v, "value"), None, None)
+                    raise ConfigurationError(
+                        f"item {index}: a (key, value) item must have exactly two elements"
+                    ) from None
+                record = (to_bytes(k, "key"), to_bytes(v, "value"), None, None, None)  # type: ignore[arg-type]
             elif kind is Record:
                 rec: Record = item  # type: ignore[assignment]
-                p = check_partition(rec.partition)
-                if p is not None and p >= count:
-                    raise TopicError(_no_partition(topic, p, count))
-                record = (to_bytes(rec.key, "key"), to_bytes(rec.value, "value"), check_headers(rec.headers), rec.timestamp_ms)
-                if p is not None:
-                    buckets.setdefault(p, []).append(record)
-                    continue
+                record = (
+                    to_bytes(rec.key, "key"), to_bytes(rec.value, "value"), check_headers(rec.headers),
+                    rec.timestamp_ms, check_partition(rec.partition),
+                )
             elif isinstance(item, (bytes, bytearray, memoryview)):
-                record = (None, bytes(item), None, None)
+                record = (None, bytes(item), None, None, None)
             else:
                 raise ConfigurationError(
-                    f"send_many items must be bytes, str, (key, value) pairs or Record (got {kind.__name__})"
+                    f"send_many items must be bytes, str, (key, value) pairs or Record "
+                    f"(item {index} is {kind.__name__})"
                 )
-            key = record[0]
-            if key is None and spread_keyless and record[2] is None and record[3] is None:
-                keyless.append(record[1])
+            size = _record_size(record)
+            if size > limit:
+                raise self._too_large(index, size)
+            keyed[index] = record
+        if bare:
+            if keyed:
+                longest = max((len(v) for v in items if type(v) is bytes), default=0)
             else:
-                buckets.setdefault(choose(key, count), []).append(record)
-        plain: dict[int, list[bytes]] = {}
+                longest = max(map(len, items))  # type: ignore[arg-type]
+            if longest > limit:
+                index = next(i for i, v in enumerate(items) if type(v) is bytes and len(v) == longest)
+                raise self._too_large(index, longest + _RECORD_OVERHEAD)
+        return keyed, bare
+
+    def _too_large(self, index: int, size: int) -> DeliveryError:
+        return DeliveryError(
+            f"item {index} is too large: a record of about {size:,} bytes, over the {self.max_message_bytes:,}-byte "
+            "limit (max_message_bytes=, --max-message-bytes on the command line); nothing was sent"
+        )
+
+    def _plan(
+        self, topic: str, items: Sequence[Item], prepared: _Prepared_plan, count: int
+    ) -> dict[int, tuple[Sequence[Any], Sequence[int]]]:
+        """Per partition: the records (bare values or prepared tuples) in input order, and the
+        input index of each."""
+        keyed, _ = prepared
+        spread_keyless = isinstance(self._partitioner, HashPartitioner)
+        choose = self._partitioner
+        plan: dict[int, tuple[Sequence[Any], Sequence[int]]] = {}
+        if not keyed:  # the hot path: bare keyless values only, contiguous slices
+            total = len(items)
+            if not total:
+                return plan
+            size = -(-total // count)
+            for start in range(0, total, size):
+                partition = self._keyless_turn % count
+                self._keyless_turn += 1
+                plan[partition] = (items[start : start + size], range(start, min(total, start + size)))
+            return plan
+        buckets: dict[int, list[tuple[int, Any]]] = {}
+        keyless: list[int] = []
+        for index in range(len(items)):
+            record = keyed.get(index)
+            if record is None:  # a bare value (hash partitioner)
+                keyless.append(index)
+                continue
+            explicit = record[4]
+            if explicit is not None:
+                if explicit >= count:
+                    raise TopicError(_no_partition(topic, explicit, count))
+                buckets.setdefault(explicit, []).append((index, record))
+            elif record[0] is None and spread_keyless and record[2] is None and record[3] is None:
+                keyless.append(index)
+            else:
+                buckets.setdefault(choose(record[0], count), []).append((index, record))
         if keyless:
             # Contiguous slices, one per partition, starting where the last call stopped: as
             # even as per-record round robin, without a partitioner call per record.
             size = -(-len(keyless) // count)
-            for i in range(0, len(keyless), size):
+            for start in range(0, len(keyless), size):
                 partition = self._keyless_turn % count
                 self._keyless_turn += 1
-                plain.setdefault(partition, []).extend(keyless[i : i + size])
-        return buckets, plain
+                bucket = buckets.setdefault(partition, [])
+                for index in keyless[start : start + size]:
+                    record = keyed.get(index)
+                    bucket.append((index, record if record is not None else (None, items[index], None, None, None)))
+        for partition, bucket in buckets.items():
+            bucket.sort(key=_first)  # input order within the partition, whatever the mix
+            plan[partition] = ([r for _, r in bucket], [i for i, _ in bucket])
+        return plan
 
     async def _enqueue(
         self,
         producer: Any,
         topic: str,
         partition: int,
-        records: Sequence[_Prepared],
-        values: Sequence[bytes],
-        futures: list[Any],
+        records: Sequence[Any],
+        indices: Sequence[int],
+        delivery: Delivery,
     ) -> None:
         batch = producer.create_batch()
         append = batch.append
-        for key, value, headers, ts in records:
-            if append(key=key, value=value, timestamp=ts, headers=headers) is None:
-                futures.append(await self._send_batch(producer, batch, topic, partition))
-                batch = producer.create_batch()
-                append = batch.append
-                append(key=key, value=value, timestamp=ts, headers=headers)  # an empty batch takes any record
-        for value in values:  # keyless, headerless: the shipping hot path
-            if append(key=None, value=value, timestamp=None, headers=None) is None:
-                futures.append(await self._send_batch(producer, batch, topic, partition))
-                batch = producer.create_batch()
-                append = batch.append
-                append(key=None, value=value, timestamp=None, headers=None)
+        start = 0
+        if records and type(records[0]) is bytes:  # keyless, headerless: the shipping hot path
+            for position, value in enumerate(records):
+                if append(key=None, value=value, timestamp=None, headers=None) is None:
+                    delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[start:position])
+                    start = position
+                    batch = producer.create_batch()
+                    append = batch.append
+                    append(key=None, value=value, timestamp=None, headers=None)  # an empty batch takes any record
+        else:
+            for position, (key, value, headers, ts, _) in enumerate(records):
+                if append(key=key, value=value, timestamp=ts, headers=headers) is None:
+                    delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[start:position])
+                    start = position
+                    batch = producer.create_batch()
+                    append = batch.append
+                    append(key=key, value=value, timestamp=ts, headers=headers)
         if batch.record_count():
-            futures.append(await self._send_batch(producer, batch, topic, partition))
+            delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[start:])
 
     async def _send_batch(self, producer: Any, batch: Any, topic: str, partition: int) -> Any:
         # Only a lone record appended to an empty batch can outgrow the batch; one check per batch.
@@ -324,7 +444,11 @@ class Producer:
         # A closed batch is complete: the sender takes it at once instead of lingering linger_ms
         # for records that will never come (and send() cannot append to it).
         batch.close()
-        return await producer.send_batch(batch, topic, partition=partition)
+        future = await producer.send_batch(batch, topic, partition=partition)
+        # Whoever awaits the Delivery sees a failure; if nobody does (a stopped pipeline), asyncio
+        # must not print "Future exception was never retrieved".
+        future.add_done_callback(_retrieve)
+        return future
 
     def _delivery_error(self, topic: str, exc: KafkaError) -> DeliveryError:
         if isinstance(exc, KafkaTimeoutError):
@@ -335,7 +459,11 @@ class Producer:
             )
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if isinstance(exc, MessageSizeTooLargeError):
-            return DeliveryError(f"a record for topic {topic!r} is too large: {text}")
+            return DeliveryError(
+                f"Kafka refused a record for topic {topic!r} as too large (the broker's "
+                "message.max.bytes or the topic's max.message.bytes is lower than this producer's "
+                f"max_message_bytes={self.max_message_bytes:,})"
+            )
         return DeliveryError(
             f"Kafka refused records for topic {topic!r}: {text}", retriable=bool(getattr(exc, "retriable", False))
         )
@@ -344,31 +472,95 @@ class Producer:
 class Delivery:
     """The acknowledgement of records queued by :meth:`Producer.submit_many`; await it for the count.
 
+    Awaiting it raises :class:`DeliveryError` if any batch failed, after every batch has an
+    answer, naming the items that were not acknowledged. Cancelling the await does not cancel
+    the sending.
+
     >>> delivery = await producer.submit_many("logs", [b"a", b"b"])  # doctest: +SKIP
     >>> await delivery  # doctest: +SKIP
     2
     """
 
-    def __init__(self, producer: Producer, topic: str, futures: list[Any], count: int) -> None:
+    def __init__(self, producer: Producer, topic: str, count: int) -> None:
         self._producer = producer
         self._topic = topic
-        self._futures = futures
+        self._batches: list[tuple[asyncio.Future[Any], int, Sequence[int]]] = []
+        self._unsent: tuple[BaseException, list[int]] | None = None
         #: How many records this delivery covers.
         self.count = count
 
+    def add(self, future: asyncio.Future[Any], partition: int, indices: Sequence[int]) -> None:
+        """Track one queued batch: its partition and the input indices of its records."""
+        self._batches.append((future, partition, indices))
+
+    def queued(self) -> set[int]:
+        """Input indices of every record handed to the producer so far."""
+        return {i for _, _, indices in self._batches for i in indices}
+
+    def unsent(self, exc: BaseException, indices: list[int]) -> None:
+        """Records that were never queued because queueing failed with ``exc``."""
+        self._unsent = (exc, indices)
+
     def done(self) -> bool:
         """True once the broker answered for every batch (successfully or not)."""
-        return all(f.done() for f in self._futures)
+        return all(f.done() for f, _, _ in self._batches)
 
     def __await__(self) -> Any:
         return self._wait().__await__()
 
     async def _wait(self) -> int:
-        try:
-            await asyncio.gather(*self._futures)
-        except KafkaError as exc:
-            raise self._producer._delivery_error(self._topic, exc) from None
-        return self.count
+        pending = [f for f, _, _ in self._batches if not f.done()]
+        if pending:
+            await asyncio.wait(pending)  # not gather: cancelling this wait must not cancel sends
+        failed = [b for b in self._batches if b[0].cancelled() or b[0].exception() is not None]
+        if not failed and self._unsent is None:
+            return self.count
+        raise self._error(failed)
+
+    def _error(self, failed: list[tuple[asyncio.Future[Any], int, Sequence[int]]]) -> DeliveryError:
+        unacknowledged = [i for _, _, indices in failed for i in indices]
+        partitions = {p for _, p, _ in failed}
+        cause: BaseException | None = None
+        for future, _, _ in failed:
+            cause = KafkaTimeoutError("cancelled") if future.cancelled() else future.exception()
+            break
+        if self._unsent is not None:
+            cause = cause or self._unsent[0]
+            unacknowledged.extend(self._unsent[1])
+        unacknowledged.sort()
+        first = (
+            self._producer._delivery_error(self._topic, cause)
+            if isinstance(cause, KafkaError)
+            else DeliveryError(f"delivery to topic {self._topic!r} failed: {cause}")
+        )
+        acknowledged = self.count - len(unacknowledged)
+        where = f" (partition{'s' if len(partitions) != 1 else ''} {', '.join(map(str, sorted(partitions)))})" if partitions else ""
+        return DeliveryError(
+            f"{first}; {acknowledged:,} of {self.count:,} records acknowledged, "
+            f"{len(unacknowledged):,} not{where}",
+            retriable=first.retriable,
+            acknowledged=acknowledged,
+            unacknowledged=unacknowledged,
+            partitions=sorted(partitions),
+        )
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _first(pair: tuple[int, Any]) -> int:
+    return pair[0]
+
+
+def _record_size(record: _Prepared) -> int:
+    """An upper bound of the one-record batch size aiokafka would build for ``record``."""
+    key, value, headers, _, _ = record
+    size = _RECORD_OVERHEAD + (len(key) if key is not None else 0) + (len(value) if value is not None else 0)
+    if headers:
+        size += sum(len(name.encode()) + len(data) + 10 for name, data in headers)
+    return size
 
 
 def _no_partition(topic: str, partition: int, count: int) -> str:

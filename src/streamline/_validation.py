@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Literal
 
 from ._errors import ConfigurationError
@@ -80,14 +80,16 @@ def parse_start(start: Start) -> str | int | datetime:
     """Normalise a consumer start position.
 
     Returns ``"end"``, ``"beginning"``, a non-negative ``int`` offset, or an aware ``datetime``.
-    Strings holding digits are offsets; ISO-8601 strings are times (naive times are UTC).
+    Strings holding digits are offsets; ISO-8601 strings are times. A time without a zone is
+    local time (Python's rule for naive datetimes); times before 1970 are refused (Kafka
+    timestamps start there).
 
     >>> parse_start("latest"), parse_start("oldest"), parse_start("42")
     ('end', 'beginning', 42)
     """
     allowed = "end (latest, newest), beginning (earliest, oldest), an offset >= 0, or an ISO-8601 time"
     if isinstance(start, datetime):
-        return start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+        return _after_epoch(start)
     if isinstance(start, bool):
         raise ConfigurationError(f"start must be one of {allowed} (got {start!r})")
     if isinstance(start, int):
@@ -109,8 +111,20 @@ def parse_start(start: Start) -> str | int | datetime:
         except ValueError:
             pass
         else:
-            return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+            return _after_epoch(when)
     raise ConfigurationError(f"start must be one of {allowed} (got {start!r})")
+
+
+def _after_epoch(when: datetime, name: str = "start time") -> datetime:
+    """An aware time (naive means local time) at or after 1970-01-01 UTC."""
+    try:
+        aware = when if when.tzinfo else when.astimezone()
+        seconds = aware.timestamp()
+    except (OverflowError, OSError, ValueError):
+        seconds = -1.0
+    if seconds < 0:
+        raise ConfigurationError(f"{name} {when.isoformat()} is before 1970-01-01 UTC (Kafka timestamps start there)")
+    return aware
 
 
 def to_bytes(value: Bytesish | None, what: str) -> bytes | None:
@@ -217,7 +231,4 @@ def check_time(when: object, name: str = "time") -> datetime:
             ) from None
     if not isinstance(when, datetime):
         raise ConfigurationError(f"{name} must be a datetime or an ISO-8601 string (got {when!r})")
-    aware = when if when.tzinfo else when.astimezone()
-    if aware < datetime(1970, 1, 1, tzinfo=timezone.utc):
-        raise ConfigurationError(f"{name} must be 1970-01-01 or later: Kafka timestamps start there (got {when})")
-    return aware
+    return _after_epoch(when, name)

@@ -33,9 +33,11 @@ def read_until(process: subprocess.Popen[bytes], count: int, timeout: float = 10
 def test_prints_appended_lines_like_tail_f_and_exits_0_on_ctrl_c(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     log.write_bytes(b"old\n")
-    process = subprocess.Popen([STREAMLINE, "follow", str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [STREAMLINE, "follow", str(log), "--from", "beginning"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
-        time.sleep(1.0)  # let it start; "end" skips the old line
+        assert read_until(process, 1, timeout=60) == [b"old"]  # started: what follows is appended
         with open(log, "ab") as file:
             file.write(b"new 1\nnew \xff 2\r\n")
         assert read_until(process, 2) == [b"new 1", b"new \xff 2"]

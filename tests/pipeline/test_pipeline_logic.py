@@ -266,3 +266,71 @@ async def test_values_dropped_on_purpose_are_acknowledged(tmp_path) -> None:
     assert kept == [b"info b"] and stats.dropped == 2
     saved = json.loads((tmp_path / "c" / "checkpoints.json").read_text())
     assert [r["offset"] for r in saved["files"].values()] == [log.stat().st_size]
+
+
+class PartlyFailingProducer:
+    """A producer (our sink's interface) whose first delivery loses items 1 and 3 of the batch,
+    the way a DeliveryError from send_many reports it."""
+
+    def __init__(self) -> None:
+        self.submitted: list[list] = []
+
+    async def submit_many(self, topic, items):
+        self.submitted.append(list(items))
+        first = len(self.submitted) == 1
+
+        async def delivery():
+            if first:
+                raise DeliveryError("partition 1 timed out", retriable=True, acknowledged=3,
+                                    unacknowledged=[1, 3], partitions=[1])
+            return len(items)
+
+        return delivery()
+
+
+async def test_a_partly_failed_delivery_resends_only_what_was_not_acknowledged() -> None:
+    from streamline import TopicSink
+
+    producer = PartlyFailingProducer()
+    stats = await Pipeline(values([b"a", b"b", b"c", b"d", b"e"]), to=TopicSink(producer, "t"), retry_backoff=0.01).run()
+    assert producer.submitted == [[b"a", b"b", b"c", b"d", b"e"], [b"b", b"d"]]
+    assert stats.delivered == 5 and stats.delivery_retries == 1
+    assert stats.retrying_since is None  # delivering again: the status says so
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"tick_interval": 0}, {"retry_backoff": 0}, {"retry_backoff": -1}, {"grace": 0}, {"capacity": 1.5},
+     {"max_in_flight": 0}, {"max_retry_backoff": 0.01}],
+)
+def test_numeric_pipeline_options_are_checked(options) -> None:
+    with pytest.raises(ConfigurationError, match=next(iter(options))):
+        Pipeline(values(b"a"), to=print, **options)
+
+
+def test_on_error_backoff_must_be_positive() -> None:
+    with pytest.raises(ConfigurationError, match="backoff"):
+        OnError(backoff=0)
+    with pytest.raises(ConfigurationError, match="retries"):
+        OnError(retries=-1)
+
+
+async def test_final_checkpoint_save_survives_a_native_cancel(tmp_path) -> None:
+    """task.cancel() while the pipeline finishes: what was acknowledged is still saved."""
+    log = tmp_path / "a.log"
+    log.write_bytes(b"one\ntwo\n")
+    store = tmp_path / "ckpt"
+    follower = follow(str(log), start="beginning", checkpoints=Checkpoints(store))  # runs until cancelled
+    sink = ControlledSink()
+    pipeline = Pipeline(follower, to=sink)
+    task = asyncio.ensure_future(pipeline.run())
+    while not sink.pending:
+        await asyncio.sleep(0.01)
+    sink.deliver_all()
+    while pipeline.stats.acknowledged_batches < 1:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    saved = json.loads((store / "checkpoints.json").read_text())
+    assert [r["offset"] for r in saved["files"].values()] == [8]

@@ -48,7 +48,8 @@ def test_start_times_are_timezone_aware() -> None:
     assert parse_start("2026-01-02T03:04:05Z") == datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     assert parse_start("2026-01-02T03:04:05").tzinfo is not None
     naive = datetime(2026, 1, 1)
-    assert parse_start(naive) == naive.replace(tzinfo=timezone.utc)
+    assert parse_start(naive) == naive.astimezone()  # local time, as Python reads naive datetimes
+    assert parse_start(naive).timestamp() == naive.timestamp()
 
 
 @pytest.mark.parametrize("bad", ["yesterday", -1, "-3", True, 1.5, "2026-13-45"])
@@ -100,3 +101,9 @@ def test_consume_rejects_bad_options_before_connecting() -> None:
         consume([], bootstrap_servers="127.0.0.1:1")
     with pytest.raises(ConfigurationError, match="fetch_max_wait"):
         consume("ok", bootstrap_servers="127.0.0.1:1", fetch_max_wait=0)
+
+
+@pytest.mark.parametrize("before", ["1969-12-31T23:59:59Z", "1900-01-01", datetime(1969, 7, 20, tzinfo=timezone.utc)])
+def test_start_times_before_1970_are_refused(before: object) -> None:
+    with pytest.raises(ConfigurationError, match="before 1970"):
+        parse_start(before)  # type: ignore[arg-type]

@@ -43,12 +43,15 @@ class OnError:
             from .._validation import check_topic
 
             check_topic(self.dead_letter_topic)
-        if self.retries < 0 or self.backoff < 0 or self.max_backoff < self.backoff:
-            raise ConfigurationError("retries and backoff must be >= 0 and max_backoff >= backoff")
+        from .._validation import check_number
+
+        check_number("retries", self.retries, minimum=0, integer=True)
+        check_number("backoff", self.backoff, above=0)  # never a tight retry loop
+        check_number("max_backoff", self.max_backoff, minimum=self.backoff)
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based), with ±20 % jitter."""
-        base = min(self.max_backoff, self.backoff * (2 ** (attempt - 1)))
+        base: float = min(self.max_backoff, self.backoff * (2 ** (attempt - 1)))
         return base * random.uniform(0.8, 1.2)
 
 

@@ -11,13 +11,16 @@ import logging
 import math
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
 
 from .. import _metrics
+from .._cleanup import finish
 from .._errors import ConfigurationError, StreamlineError
+from .._validation import check_number
 from .batch import Batch
 from .sinks import as_sink
 from .sources import Source
@@ -25,7 +28,7 @@ from .stages import DeadLetter, Stage, as_stage
 from .stats import PipelineStats
 
 if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import BaseExceptionGroup
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
 
 log = logging.getLogger("streamline.pipeline")
 
@@ -63,10 +66,12 @@ class Pipeline:
         on_tick: Callable[[Pipeline], Any] | None = None,
         tick_interval: float = 1.0,
     ) -> None:
-        if capacity < 1 or max_in_flight < 1:
-            raise ConfigurationError("capacity and max_in_flight must be >= 1")
-        if grace <= 0:
-            raise ConfigurationError(f"grace must be > 0 seconds (got {grace})")
+        check_number("capacity", capacity, minimum=1, integer=True)
+        check_number("max_in_flight", max_in_flight, minimum=1, integer=True)
+        check_number("grace", grace, above=0)
+        check_number("retry_backoff", retry_backoff, above=0)
+        check_number("max_retry_backoff", max_retry_backoff, minimum=retry_backoff)
+        check_number("tick_interval", tick_interval, above=0)
         self.source = Source(source)
         self.stages: list[Stage] = [as_stage(s) for s in stages]
         sinks: Sequence[Any] = to if isinstance(to, (list, tuple)) else [to]
@@ -152,10 +157,11 @@ class Pipeline:
                         )
                 finally:
                     root.cancel_scope.cancel()
-            await self._tick()
+            # Saving checkpoints of what was acknowledged must finish, even under task.cancel().
+            await finish(self._tick())
         return self.stats
 
-    def _dead_letter_writer(self) -> DeadLetter | None:
+    def _dead_letter_writer(self) -> DeadLetter | _PerStageDeadLetter | None:
         if self.dead_letter is not None:
             return self.dead_letter
         for stage in self.stages:
@@ -198,7 +204,7 @@ class Pipeline:
                 remaining = [len(self.sinks)]
                 for sink in self.sinks:
                     # Submitting may wait for buffer space: that wait is the backpressure.
-                    pending = await self._retrying(sink, lambda sink=sink, batch=batch: sink.submit(batch))
+                    pending = await self._retrying(sink, partial(sink.submit, batch))
                     deliveries.start_soon(self._await_delivery, sink, batch, pending, limiter, remaining)
 
     async def _retrying(self, sink: Any, operation: Callable[[], Awaitable[Any]]) -> Any:
@@ -206,26 +212,39 @@ class Pipeline:
         attempt = 0
         while True:
             try:
-                return await operation()
+                result = await operation()
             except StreamlineError as exc:
                 if not exc.retriable:
                     raise
                 attempt += 1
                 self.stats.delivery_retries += 1
+                if self.stats.retrying_since is None:
+                    self.stats.retrying_since = anyio.current_time()
+                self.stats.last_error = str(exc)
                 await self._backoff(attempt, sink, exc)
+            else:
+                if attempt:
+                    self.stats.retrying_since = None
+                    self.stats.last_error = None
+                return result
 
     async def _await_delivery(
         self, sink: Any, batch: Batch, pending: Awaitable[Any], limiter: anyio.Semaphore, remaining: list[int]
     ) -> None:
-        first: Awaitable[Any] | None = pending
+        current: Awaitable[Any] = pending
+        failure: BaseException | None = None
 
         async def delivered() -> None:
-            nonlocal first
-            if first is not None:
-                waiting, first = first, None
-                await waiting
-            else:  # the last attempt failed: submit the batch again
-                await (await sink.submit(batch))
+            nonlocal current, failure
+            if failure is not None:  # the last attempt failed: send again what did not land
+                resubmit = getattr(current, "resubmit", None)
+                current = await resubmit(failure) if resubmit is not None else await sink.submit(batch)
+                failure = None
+            try:
+                await current
+            except StreamlineError as exc:
+                failure = exc
+                raise
 
         await self._retrying(sink, delivered)
         batch.token.release()

@@ -69,7 +69,29 @@ class TopicSink:
         items = self._prepare(batch)
         if not items:
             return _done()
-        return await self.producer.submit_many(self.topic, items)
+        return TopicDelivery(self, items, await self.producer.submit_many(self.topic, items))
+
+
+class TopicDelivery:
+    """A :class:`TopicSink` delivery in flight; after a failure :meth:`resubmit` sends again only
+    the items the broker did not acknowledge (so a retry duplicates nothing that landed)."""
+
+    __slots__ = ("_delivery", "_items", "_sink")
+
+    def __init__(self, sink: TopicSink, items: list[Any], delivery: Awaitable[Any]) -> None:
+        self._sink = sink
+        self._items = items
+        self._delivery = delivery
+
+    def __await__(self) -> Any:
+        return self._delivery.__await__()
+
+    async def resubmit(self, error: BaseException) -> TopicDelivery:
+        """Submit again what ``error`` (a DeliveryError) names as unacknowledged (all if unknown)."""
+        failed = getattr(error, "unacknowledged", None)
+        items = self._items if not failed else [self._items[i] for i in failed]
+        sink = self._sink
+        return TopicDelivery(sink, items, await sink.producer.submit_many(sink.topic, items))
 
 
 class CallableSink:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from .._cleanup import finish
 from .batch import AckToken, Batch, FileOrigin, KafkaOrigin, NoOrigin, Origin
 
 
@@ -54,7 +56,18 @@ class Source:
 
     @contextlib.asynccontextmanager
     async def opened(self) -> AsyncIterator[Source]:
-        if self.kind in ("follower", "stream"):
+        if self.kind == "follower":
+            # Closing saves the checkpoints of acknowledged lines: local and bounded, so it is
+            # finished even under a native task.cancel().
+            await self.obj.__aenter__()
+            try:
+                yield self
+            except BaseException:
+                if not await finish(self.obj.__aexit__(*sys.exc_info())):
+                    raise
+            else:
+                await finish(self.obj.__aexit__(None, None, None))
+        elif self.kind == "stream":
             async with self.obj:
                 yield self
         else:

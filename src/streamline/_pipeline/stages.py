@@ -149,7 +149,7 @@ class Stage:
         if policy.then == "dead_letter" and dead_letter is not None:
             headers = [
                 ("streamline.error", describe(error).encode("utf-8", "replace")),
-                ("streamline.stage", self.name.encode()),
+                ("streamline.stage", str(self.name).encode()),
                 *origin,
             ]
             await dead_letter.send(value, headers)

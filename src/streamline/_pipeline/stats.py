@@ -20,6 +20,8 @@ class PipelineStats:
     dead_lettered: int = 0  #: failing values sent to a dead-letter topic
     delivery_retries: int = 0  #: batch deliveries retried after a transient Kafka error
     in_flight: int = 0  #: batches submitted and not yet acknowledged
+    retrying_since: float | None = None  #: anyio clock time deliveries started failing (None: they work)
+    last_error: str | None = None  #: the last retriable delivery error while retrying
     started: float = field(default_factory=time.monotonic)
 
     def rate(self) -> tuple[float, float]:

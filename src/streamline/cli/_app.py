@@ -33,6 +33,14 @@ class Globals:
         return ConnectionConfig.resolve(**self.options)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"streamline {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     ctx: typer.Context,
@@ -68,7 +76,22 @@ def _global_options(
     ssl_keyfile: str | None = typer.Option(
         None, "--ssl-keyfile", envvar="STREAMLINE_SSL_KEYFILE", help="Client private key (PEM).",
     ),
+    log_level: str | None = typer.Option(
+        None, "--log-level", envvar="STREAMLINE_LOG_LEVEL",
+        help="debug, info, warning (default), error or critical. Set, it shows aiokafka's messages too (condensed).",
+    ),
+    log_format: str = typer.Option(
+        "text", "--log-format", envvar="STREAMLINE_LOG_FORMAT", help="text or json (one object per line)."
+    ),
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+    ),
 ) -> None:
+    import os
+
+    from ._logging import configure
+
+    configure(log_level, log_format, debug=os.environ.get("STREAMLINE_DEBUG") == "1")
     ctx.obj = Globals(
         {
             "bootstrap_servers": bootstrap_servers,

@@ -1,20 +1,27 @@
-"""Running a pipeline from the command line: signals, status line, exit codes.
+"""Running a pipeline from the command line: signals, status line, waiting for the broker.
 
 First SIGINT/SIGTERM: graceful stop (sources stop, in-flight batches drain within the grace
 period, producers flush, checkpoints and commits are saved) and exit 0. A second signal: stop at
-once (exit 130); whatever was not acknowledged is read again next time.
+once (exit 130); whatever was not acknowledged is read again next time. See ``_shutdown``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
+import logging
+import os
+import random
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-SECOND_SIGNAL_EXIT = 130
+from ._shutdown import SECOND_SIGNAL_EXIT, current
+
+T = TypeVar("T")
+log = logging.getLogger("streamline.cli")
+
+__all__ = ["SECOND_SIGNAL_EXIT", "StatusLine", "human_bytes", "plural", "run_with_signals", "start_when_reachable"]
 
 
 def human_bytes(n: float) -> str:
@@ -25,8 +32,33 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} GB"  # pragma: no cover
 
 
+def plural(count: int, word: str) -> str:
+    """``1 file``, ``3 files``, ``1,000 lines``."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def fit(line: str, width: int) -> str:
+    """``line`` cut to ``width - 1`` characters (the last column would wrap on some terminals)."""
+    room = max(1, width - 1)
+    return line if len(line) <= room else line[: max(0, room - 1)] + "…"
+
+
+#: The status line drawn last on a terminal (log lines clear it before they are written).
+_drawn_on: list[StatusLine | None] = [None]
+
+
+def clear_status_line() -> None:
+    """Before another line goes to the terminal: end the status line drawn there (it is
+    redrawn on its next tick)."""
+    status = _drawn_on[0]
+    if status is not None and status._drawn and not status._stopped:
+        status.out.write("\r\x1b[K")
+        status._drawn = False
+
+
 class StatusLine:
-    """Live figures: a redrawn line on a terminal, a log line every ``log_every`` s otherwise."""
+    """Live figures: a redrawn line on a terminal (never wider than it), a log line every
+    ``log_every`` s otherwise; silent once a signal asked the command to stop."""
 
     def __init__(self, follower: Any = None, *, stream: Any = None, log_every: float = 10.0) -> None:
         self.follower = follower
@@ -37,6 +69,15 @@ class StatusLine:
         self._last_items = 0
         self._last_bytes = 0
         self._last_log = 0.0
+        self._drawn = False
+        self._stopped = False
+        self._waiting_since: float | None = None
+
+    def width(self) -> int:
+        try:
+            return os.get_terminal_size(self.out.fileno()).columns or 80  # 0: size unknown
+        except (OSError, ValueError, AttributeError):
+            return 80
 
     def render(self, pipeline: Any) -> str:
         now = time.monotonic()
@@ -45,10 +86,16 @@ class StatusLine:
         items_rate = (stats.items - self._last_items) / elapsed
         bytes_rate = (stats.bytes - self._last_bytes) / elapsed
         self._last, self._last_items, self._last_bytes = now, stats.items, stats.bytes
-        parts = [f"{items_rate:,.0f} lines/s", f"{bytes_rate / 1e6:,.1f} MB/s", f"shipped {stats.delivered:,}"]
+        parts = []
+        since = getattr(stats, "retrying_since", None)
+        if since is not None:
+            import anyio
+
+            parts.append(f"broker unreachable, retrying {anyio.current_time() - since:,.0f}s")
+        parts += [f"{items_rate:,.0f} lines/s", f"{bytes_rate / 1e6:,.1f} MB/s", f"shipped {stats.delivered:,}"]
         if self.follower is not None:
             fs = self.follower.stats
-            parts.append(f"files {fs.files}")
+            parts.append(plural(max(fs.files, fs.files_opened), "file"))
             parts.append(f"behind {human_bytes(fs.bytes_behind)}")
             checkpoints = getattr(self.follower, "checkpoints", None)
             saved = getattr(checkpoints, "last_saved", None)
@@ -56,52 +103,96 @@ class StatusLine:
                 parts.append(f"checkpoint {now - saved:,.1f}s ago")
             parts.extend(getattr(self.follower, "status_parts", list)())  # split/skipped/warnings
         if stats.delivery_retries:
-            parts.append(f"retries {stats.delivery_retries}")
+            n = stats.delivery_retries
+            parts.append(f"{n:,} retr{'y' if n == 1 else 'ies'}")
         if stats.in_flight:
             parts.append(f"in flight {stats.in_flight}")
         return " | ".join(parts)
 
     def __call__(self, pipeline: Any) -> None:
-        line = self.render(pipeline)
+        if self._stopped:
+            return
+        self._show(self.render(pipeline))
+
+    def waiting(self, seconds: float, why: str) -> None:
+        """Before the pipeline runs: the broker does not answer yet."""
+        if not self._stopped:
+            self._show(f"broker unreachable, retrying {seconds:,.0f}s ({why})")
+
+    def _show(self, line: str) -> None:
         if self.tty:
-            self.out.write("\r\x1b[K" + line)
+            self.out.write("\r\x1b[K" + fit(line, self.width()))
             self.out.flush()
+            self._drawn = True
+            _drawn_on[0] = self
         elif time.monotonic() - self._last_log >= self.log_every:
             self._last_log = time.monotonic()
             self.out.write(f"streamline: {line}\n")
             self.out.flush()
 
-    def finish(self) -> None:
-        if self.tty:
+    def stop_drawing(self) -> None:
+        """A signal came (or the command ends): keep the last figures, draw nothing more."""
+        if self.tty and self._drawn:
             self.out.write("\n")
             self.out.flush()
+        self._drawn = False
+        self._stopped = True
+
+    def finish(self) -> None:
+        self.stop_drawing()
 
 
-async def run_with_signals(pipeline: Any, *, setup: Callable[[], Any] | None = None) -> Any:
-    """Run ``pipeline`` with the CLI's signal handling; returns its stats."""
-    loop = asyncio.get_running_loop()
-    signals = [0]
+async def run_with_signals(pipeline: Any) -> Any:
+    """Run ``pipeline`` under the command's shutdown path; returns its stats.
 
-    def on_signal() -> None:
-        signals[0] += 1
-        if signals[0] == 1:
-            sys.stderr.write("\nstreamline: stopping: draining in-flight data (signal again to stop at once)\n")
-            pipeline.stop()
-        else:
-            pipeline.abort()
+    First signal: ``pipeline.stop()`` (drain within its grace period); second: ``pipeline.abort()``
+    and exit 130 (see ``_shutdown``).
+    """
+    shutdown = current()
+    shutdown.grace = pipeline.grace
+    shutdown.on_abort(pipeline.abort)
+    shutdown.on_stop(
+        pipeline.stop,
+        f"stopping: draining in-flight data for up to {pipeline.grace:g}s (signal again to stop at once)",
+    )
+    return await pipeline.run()
 
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+
+async def start_when_reachable(
+    start: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    status: StatusLine | None = None,
+    max_backoff: float = 10.0,
+) -> T | None:
+    """``await start()`` until the broker answers: a retriable error (broker unreachable) is
+    retried with backoff and jitter, shown on the status line and logged (once, then every
+    minute). Returns None if a signal stopped the wait; other errors propagate.
+    """
+    from .._errors import StreamlineError
+
+    shutdown = current()
+    stopped = asyncio.Event()
+    shutdown.on_stop(stopped.set)
+    began = time.monotonic()
+    attempt = 0
+    last_log = -1e9
+    while not shutdown.stopping:
         try:
-            loop.add_signal_handler(sig, on_signal)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
-            pass
-    try:
-        stats = await pipeline.run()
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-    if signals[0] >= 2:
-        raise SystemExit(SECOND_SIGNAL_EXIT)
-    return stats
+            return await start()
+        except StreamlineError as exc:
+            if not exc.retriable:
+                raise
+            attempt += 1
+            waited = time.monotonic() - began
+            if time.monotonic() - last_log >= 60 or attempt == 1:
+                last_log = time.monotonic()
+                log.warning("%s; %s waits and retries until it answers", exc, what)
+            if status is not None:
+                status.waiting(waited, str(exc).split(": ", 1)[-1])
+            delay = min(max_backoff, 0.5 * 2 ** min(attempt - 1, 8)) * random.uniform(0.8, 1.2)
+            try:
+                await asyncio.wait_for(stopped.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+    return None

@@ -1,19 +1,20 @@
 """Entry point: runs the CLI and turns expected failures into one line and an exit code.
 
-Exit codes: 0 success (also after Ctrl-C / SIGTERM), 1 a runtime failure (broker unreachable,
-topic missing, ...), 2 bad usage or an invalid option value. ``STREAMLINE_DEBUG=1`` shows
-tracebacks.
+Exit codes: 0 success (also after Ctrl-C / SIGTERM, and when the reader of stdout went away),
+1 a runtime failure (broker unreachable, topic missing, grace period exceeded, ...), 2 bad usage
+or an invalid option value, 130 a second signal. ``STREAMLINE_DEBUG=1`` shows tracebacks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
+
+from ._logging import configure
+from ._shutdown import SECOND_SIGNAL_EXIT, begin
 
 T = TypeVar("T")
 
@@ -25,23 +26,38 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise SystemExit(code)
 
 
-def run_async(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a command's coroutine; SIGTERM behaves like Ctrl-C (cancel, clean up, exit 0)."""
+def run_async(make: Callable[[], Awaitable[T]]) -> T | None:
+    """Run a command's coroutine with the one shutdown path (see ``_shutdown``): the first
+    SIGINT/SIGTERM stops it gracefully (exit 0), a second exits 130 within about two seconds."""
+    shutdown = begin()
 
     async def runner() -> T:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-        try:
-            loop.add_signal_handler(signal.SIGTERM, task.cancel)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
-            pass
+        shutdown.install()  # removed only when the loop closes: cleanup is covered too
         return await make()
 
     try:
-        return asyncio.run(runner())
+        result: T | None = asyncio.run(runner())
     except (KeyboardInterrupt, asyncio.CancelledError):
-        raise SystemExit(0) from None
+        result = None
+        if not shutdown.signals:
+            raise SystemExit(0) from None
+    except BrokenPipeError:
+        reader_left()
+    if shutdown.signals >= 2:
+        raise SystemExit(SECOND_SIGNAL_EXIT)
+    return result
+
+
+def reader_left() -> NoReturn:
+    """``streamline consume t | head -1``: the reader went away. That is not an error: exit 0
+    quietly (and keep Python from complaining while flushing stdout at exit)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    raise SystemExit(0)
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -51,16 +67,16 @@ def main(argv: list[str] | None = None) -> Any:
     try:  # typer >= 0.22 vendors click
         from typer._click import exceptions as click_exc
     except ImportError:  # pragma: no cover - older typer uses click itself
-        from click import exceptions as click_exc  # type: ignore[no-redef]
+        from click import exceptions as click_exc  # type: ignore[no-redef,import-not-found,unused-ignore]
 
     from .._errors import ConfigurationError, StreamlineError
     from . import app
 
     command = typer.main.get_command(app)
     debug = os.environ.get("STREAMLINE_DEBUG") == "1"
-    if not debug:
-        # aiokafka logs connection failures at ERROR; our one-line error says it better.
-        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    # Until the options are read: streamline's warnings only (aiokafka's failures are reported
+    # by streamline's own one-line errors); `--log-level` and friends reconfigure this.
+    configure(debug=debug)
     try:
         result = command.main(args=argv, prog_name="streamline", standalone_mode=False)
     except typer.Exit as exc:
@@ -79,12 +95,7 @@ def main(argv: list[str] | None = None) -> Any:
             raise
         fail(str(exc), 1)
     except BrokenPipeError:
-        # `streamline consume t | head`: the reader left; that is not an error.
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
-        raise SystemExit(0) from None
+        reader_left()
     except KeyboardInterrupt:
         raise SystemExit(0) from None
     except FileNotFoundError as exc:

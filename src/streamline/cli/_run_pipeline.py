@@ -72,26 +72,80 @@ async def open_pipeline(target: Any) -> Any:
 
 @app.command("run")
 def run_command(
+    ctx: typer.Context,
     target: str = typer.Argument(..., help="MODULE:ATTRIBUTE or FILE.py:ATTRIBUTE"),
     metrics: str | None = METRICS_OPTION,
 ) -> None:
     """Run a pipeline defined in Python: SIGINT/SIGTERM drain it and exit 0, a second signal stops at once.
 
     The attribute is a Pipeline, a function (sync or async) returning one, or an async generator
-    that sets up resources (a Producer, say), yields the Pipeline and cleans up afterwards.
+    that sets up resources (a Producer, say), yields the Pipeline and cleans up afterwards. The
+    connection options given to streamline (-b, TLS, SASL) reach it as STREAMLINE_* variables, so
+    a Producer or consume() created without explicit settings uses them. Started before the
+    broker answers, it waits and retries setting up.
     """
     from .._pipeline import PipelineError  # noqa: F401 - fail early if the extra pieces are missing
 
+    export_connection_options(ctx)
     loaded = load_target(target)
 
     async def main() -> None:
-        from ._pipelines import run_with_signals
+        from ._pipelines import run_with_signals, start_when_reachable
+        from ._shutdown import current
 
-        async with open_pipeline(loaded) as pipeline:
+        shutdown = current()
+
+        async def enter() -> tuple[Any, Any]:
+            opened = open_pipeline(loaded)
+            return opened, await opened.__aenter__()
+
+        entered = await start_when_reachable(enter, what="run")
+        if entered is None:
+            sys.stderr.write("streamline: stopped before Kafka answered; the pipeline did not run\n")
+            return
+        opened, pipeline = entered
+        try:
             stats = await run_with_signals(pipeline)
+        except BaseException:
+            await _stop_producers(pipeline, shutdown)
+            if not await opened.__aexit__(*sys.exc_info()):
+                raise
+        else:
+            await _stop_producers(pipeline, shutdown)
+            await opened.__aexit__(None, None, None)
         sys.stderr.write(
             f"streamline: pipeline finished: {stats.items:,} in, {stats.delivered:,} delivered, "
             f"{stats.dropped:,} dropped, {stats.dead_lettered:,} dead-lettered\n"
         )
 
     run_async(with_metrics(metrics, main))
+
+
+def export_connection_options(ctx: typer.Context) -> None:
+    """Put the connection options given to streamline into ``STREAMLINE_*`` variables, where
+    the user's code (``Producer()``, ``consume(...)``) finds them; checked first (exit 2 if bad)."""
+    from .._config import ENV_VARS
+    from ._app import Globals, connection
+
+    connection(ctx)  # validate
+    root = ctx.find_root()
+    options = root.obj.options if isinstance(root.obj, Globals) else {}
+    for name, value in options.items():
+        if value is not None and name in ENV_VARS:
+            os.environ[ENV_VARS[name]] = str(value)
+
+
+async def _stop_producers(pipeline: Any, shutdown: Any) -> None:
+    """After a signal, stop the pipeline's producers within what is left of the grace period
+    (the user's own clean-up then finds them stopped): the exit stays bounded."""
+    if not shutdown.stopping:
+        return
+    producers = {id(p): p for p in (getattr(s, "producer", None) for s in pipeline.sinks) if p is not None}
+    dead_letter = getattr(getattr(pipeline, "dead_letter", None), "producer", None)
+    if dead_letter is not None:
+        producers[id(dead_letter)] = dead_letter
+    from .._producer import Producer
+
+    for producer in producers.values():
+        if isinstance(producer, Producer):
+            await producer.stop(timeout=shutdown.remaining(30.0))

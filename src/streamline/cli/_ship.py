@@ -14,10 +14,11 @@ import typer
 
 from ._app import app, connection
 from ._metrics_option import METRICS_OPTION, with_metrics
-from ._pipelines import StatusLine
+from ._pipelines import StatusLine, plural
 from ._run import run_async
 
 DEFAULT_CHECKPOINTS = os.path.join(".streamline", "checkpoints")
+DELIVERY_TIMEOUT = 30.0  # the producer's default: how long acknowledgements may take
 
 
 def compile_key_template(template: str) -> Callable[[Any], list[Any]]:
@@ -28,7 +29,10 @@ def compile_key_template(template: str) -> Callable[[Any], list[Any]]:
     """
     from .._errors import ConfigurationError
 
-    names = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+    try:
+        names = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+    except ValueError as exc:  # "{field1" and the like
+        raise ConfigurationError(f"--key template {template!r} is not valid: {exc}") from None
     allowed = {"path", "name", "hostname"} | {f"field{i}" for i in range(1, 10)}
     unknown = [n for n in names if n not in allowed]
     if unknown:
@@ -169,24 +173,41 @@ def ship_command(
     status = None if quiet else StatusLine(follower, log_every=status_every)
 
     async def main() -> None:
-        from ._pipelines import run_with_signals
+        from ._pipelines import run_with_signals, start_when_reachable
+        from ._shutdown import current
 
-        async with producer:
+        shutdown = current()
+        shutdown.grace = grace
+        if status is not None:
+            shutdown.on_stop(status.stop_drawing)
+
+        async def start() -> bool:
+            await producer.start()
+            return True
+
+        # Started before the broker answers: wait for it, as during an outage later on (a
+        # one-shot --once run fails fast instead, like produce).
+        if once:
+            await start()
+        elif not await start_when_reachable(start, what="ship", status=status):
+            sys.stderr.write("streamline: stopped before Kafka answered; nothing was shipped\n")
+            return
+        try:
             pipeline = Pipeline(
                 follower,
                 to=TopicSink(producer, topic, items=items),
                 grace=grace,
                 on_tick=status,
             )
-            try:
-                stats = await run_with_signals(pipeline)
-            finally:
-                if status is not None:
-                    status.finish()
-        fs = follower.stats
-        extra = "".join(f"; {part}" for part in fs.status_parts())
+            stats = await run_with_signals(pipeline)
+        finally:
+            if status is not None:
+                status.finish()
+            # Bounded: after a signal only what is left of the grace period.
+            await producer.stop(timeout=shutdown.remaining(DELIVERY_TIMEOUT))
+        extra = "".join(f"; {part}" for part in follower.stats.status_parts())
         sys.stderr.write(
-            f"streamline: shipped {stats.delivered:,} lines ({stats.bytes / 1e6:,.1f} MB) to {topic}; "
+            f"streamline: shipped {plural(stats.delivered, 'line')} ({stats.bytes / 1e6:,.1f} MB) to {topic}; "
             f"checkpoints in {checkpoints}{extra}\n"
         )
 
