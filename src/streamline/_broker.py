@@ -222,7 +222,7 @@ def _answers_metadata(host: str, port: int, tls: bool) -> bool:
     if header is None:
         return False
     size, correlation = struct.unpack(">ii", header)
-    return correlation == 7 and size >= 4
+    return bool(correlation == 7 and size >= 4)
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
