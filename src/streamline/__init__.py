@@ -10,7 +10,7 @@
 from ._admin import Admin, PartitionInfo, TopicInfo
 from ._broker import EmbeddedBroker, EmbeddedBrokerError
 from ._config import ConnectionConfig, Secret
-from ._consumer import MessageStream, consume
+from ._consume import MessageStream, consume
 from ._errors import (
     BrokerUnavailableError,
     CheckpointError,

@@ -189,17 +189,17 @@ async def test_messages_are_streamline_messages_with_or_without_the_builder_hook
 ) -> None:
     """aiokafka builds the records as ``Message`` when its fetcher has the known shape; when
     it does not (another aiokafka), the stream re-labels them — the user sees the same."""
-    from streamline import _client
-    from streamline._client import _BuildingRecords
+    from streamline import _internals
+    from streamline._internals import _BuildingRecords
 
     if not fast_path:
-        monkeypatch.setattr(_client, "build_records_as", lambda consumer, cls: False)
+        monkeypatch.setattr(_internals, "build_records_as", lambda consumer, cls: False)
     topic = new_topic(partitions=2)
     async with Producer(kafka_bootstrap, partitioner="round_robin") as producer:
         await producer.send_many(topic, [(f"k{i}", f"v{i}") for i in range(20)])
     async with consume(topic, bootstrap_servers=kafka_bootstrap, start="beginning") as stream:
         got = await take(stream, 20)
-        built = isinstance(stream._consumer._fetcher._records, _BuildingRecords)
+        built = isinstance(stream._consumer.raw._fetcher._records, _BuildingRecords)
     assert built is fast_path
     assert all(type(m) is Message for m in got)
     assert sorted(m.text for m in got) == sorted(f"v{i}" for i in range(20))

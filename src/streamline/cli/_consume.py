@@ -60,7 +60,7 @@ def consume_command(
     partition, offset, key, value, headers, timestamp; a key, value or header that is not valid
     UTF-8 is written as {"base64": "..."} so no byte is lost.
     """
-    from .._consumer import consume
+    from .._consume import consume
     from .._validation import check_choice
 
     check_choice("format", output, ("text", "json"))

@@ -1,4 +1,4 @@
-"""The consumer's record builder (``_client.record_builder``) builds exactly what aiokafka's
+"""The consumer's record builder (``_internals.record_builder``) builds exactly what aiokafka's
 fetcher would, only as our class; records come from real v2 record batches, parsed by aiokafka."""
 
 import dataclasses
@@ -10,7 +10,7 @@ from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from streamline import Message
-from streamline._client import _builds_per_instance, _BuildingRecords, record_builder
+from streamline._internals import _builds_per_instance, _BuildingRecords, record_builder
 
 RECORDS = [
     (b"k1", b"v1", []),
