@@ -7,6 +7,7 @@ aiokafka's shape allows (:func:`streamline._internals.build_records_as`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -53,7 +54,15 @@ class KafkaConsumer:
         self._built = _internals.build_records_as(self._consumer, self._class)
 
     async def stop(self) -> None:
-        await self._consumer.stop()
+        try:
+            await self._consumer.stop()
+        except asyncio.CancelledError:
+            # aiokafka's fetcher.close() awaits its own fetch tasks after cancelling them; while
+            # the broker is away one is in a retry sleep and its CancelledError escapes stop().
+            # That is not a cancellation of ours — unless one is pending: then pass it on.
+            task = asyncio.current_task()
+            if task is not None and getattr(task, "cancelling", lambda: 0)():
+                raise
 
     def subscribe(self, topics: Sequence[str], listener: RebalanceListener) -> None:
         self._topics = topics

@@ -345,6 +345,14 @@ class MessageStream:
         since = self._unreachable_since
         return None if since is None else time.monotonic() - since
 
+    async def check_connection(self) -> None:
+        """Ask the cluster about this stream's topics now; :class:`~streamline.BrokerUnavailableError`
+        when it does not answer within the connect timeout.
+
+        >>> await stream.check_connection()  # doctest: +SKIP
+        """
+        await self._running().partitions_for(self.topics)
+
     # -- processed messages ----------------------------------------------------------------
 
     def ack(self, item: Message | Sequence[Message]) -> None:
