@@ -79,3 +79,44 @@ def test_building_records_hands_the_builder_to_fetch_results_only() -> None:
     assert ok._partition_records._consumer_record is build
     assert not hasattr(error, "_consumer_record")
     assert list(results) == ["a", "b"]
+
+
+# -- the shape of every private name streamline uses (all in streamline/_internals.py) ----------
+
+
+def test_the_consumer_keeps_a_fetcher_whose_results_are_per_partition() -> None:
+    # build_records_as() replaces consumer._fetcher._records (an OrderedDict, checked at run
+    # time too; test_consumer.py checks a started consumer against the broker).
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.consumer.fetcher import Fetcher
+
+    assert "_fetcher" in AIOKafkaConsumer.start.__code__.co_names
+    assert "_records" in Fetcher.__init__.__code__.co_names
+
+
+def test_the_client_fetches_fresh_metadata_for_all_topics() -> None:
+    import inspect
+
+    from aiokafka.client import AIOKafkaClient
+    from aiokafka.cluster import ClusterMetadata
+
+    assert inspect.iscoroutinefunction(AIOKafkaClient.fetch_all_metadata)
+    assert callable(ClusterMetadata.partitions_for_topic)
+    from aiokafka import AIOKafkaConsumer
+
+    assert "_client" in AIOKafkaConsumer.__init__.__code__.co_names
+
+
+def test_member_assignments_decode() -> None:
+    from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+
+    from streamline._internals import decode_member_assignment
+
+    data = ConsumerProtocolMemberAssignment(0, [("logs", [0, 2]), ("audit", [1])], b"").encode()
+    assert sorted(decode_member_assignment(data)) == [("audit", 1), ("logs", 0), ("logs", 2)]
+
+
+def test_every_assignor_name_is_the_protocol_name_aiokafka_sends() -> None:
+    from streamline._internals import ASSIGNORS, assignor_classes
+
+    assert [cls.name for cls in assignor_classes(ASSIGNORS)] == list(ASSIGNORS)
