@@ -335,3 +335,29 @@ async def test_messages_fetched_while_a_revoke_drains_are_not_handed_out() -> No
             while consumers[0].assigned:
                 await asyncio.sleep(0.001)
     assert cluster.committed == {T0: 1}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"assignor": "cooperative-sticky"}, "assignor must be one or more of range, roundrobin, sticky"),
+        ({"assignor": []}, "assignor must be one or more of"),
+        ({"max_unacked": 0}, "max_unacked must be an integer >= 1"),
+        ({"unreachable_timeout": 0}, "unreachable_timeout must be a number > 0"),
+        ({"partition_refresh_interval": -1}, "partition_refresh_interval must be a number > 0"),
+        ({"commit_interval": float("nan")}, "commit_interval must be a number > 0"),
+    ],
+)
+def test_consume_options_are_checked_before_any_network_call(options: dict, message: str) -> None:
+    from streamline import ConfigurationError, consume
+
+    with pytest.raises(ConfigurationError, match=message):
+        consume("t", bootstrap_servers="localhost:9092", **options)
+
+
+def test_run_options_are_checked() -> None:
+    from streamline import ConfigurationError
+
+    stream, _ = open_stream(FakeCluster())
+    with pytest.raises(ConfigurationError, match="concurrency must be an integer >= 1"):
+        asyncio.run(stream.run(print, concurrency=0))

@@ -495,6 +495,8 @@ class MessageStream:
         if self._revoking:  # fetched while their revoke drains: they belong to the next owner
             records = {tp: batch for tp, batch in records.items() if tp not in self._revoking}
         self._fetched_since_probe = True
+        if self._unreachable_since is not None:
+            self._reachable_again()
         if self._track_acks:
             for tp, batch in records.items():
                 self._progress.deliver(tp, batch)
@@ -525,10 +527,13 @@ class MessageStream:
             self._next_probe = now + backoff(self._probe_failures, base=0.5, cap=self._refresh_interval)
             return
         if self._unreachable_since is not None:
-            log.warning("Kafka at %s answers again", self.connection.bootstrap_servers)
+            self._reachable_again()
+        self._next_probe = time.monotonic() + self._refresh_interval
+
+    def _reachable_again(self) -> None:
+        log.warning("Kafka at %s answers again", self.connection.bootstrap_servers)
         self._unreachable_since = None
         self._probe_failures = 0
-        self._next_probe = time.monotonic() + self._refresh_interval
 
     def _limit_unacked(self) -> None:
         """Pause partitions with ``max_unacked`` messages waiting for acks; resume the others."""
