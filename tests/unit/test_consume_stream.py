@@ -361,3 +361,25 @@ def test_run_options_are_checked() -> None:
     stream, _ = open_stream(FakeCluster())
     with pytest.raises(ConfigurationError, match="concurrency must be an integer >= 1"):
         asyncio.run(stream.run(print, concurrency=0))
+
+
+async def test_async_for_loops_share_runs_failure_policy_through_process() -> None:
+    cluster = FakeCluster({T0: 5})
+    stream, _ = open_stream(cluster, group="g", ack="manual")
+    calls: list[int] = []
+
+    def index(msg: Message) -> None:
+        calls.append(msg.offset)
+        if msg.offset == 2:
+            raise ValueError("bad record")
+        msg.ack()
+
+    async with stream:
+        async for msg in stream:
+            await stream.process(msg, index, on_error=OnError(retries=1, backoff=0.001, then="skip"))
+            if msg.offset == 4:
+                break
+        with pytest.raises(ValueError, match="bad record"):
+            await stream.process(Message.create("t", 0, 2), index)  # no policy: the error is raised
+    assert calls == [0, 1, 2, 2, 3, 4, 2]
+    assert cluster.committed == {T0: 5}  # the skipped message counts as processed

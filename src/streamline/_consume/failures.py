@@ -39,11 +39,16 @@ class FailurePolicy:
         self.dead_lettered = 0
 
     async def handle(
-        self, item: Message | Sequence[Message], error: Exception, again: Callable[[], Awaitable[Any]]
+        self,
+        item: Message | Sequence[Message],
+        error: Exception,
+        again: Callable[[], Awaitable[Any]],
+        policy: OnError | None = None,
     ) -> None:
         """``item`` failed with ``error``; ``again()`` calls the handler once more. Returns when the
-        item is done with (processed, skipped or dead-lettered); raises to stop."""
-        policy = self.policy
+        item is done with (processed, skipped or dead-lettered); raises to stop. ``policy``
+        overrides the one given at construction."""
+        policy = policy or self.policy
         if policy is None:
             raise error
         for attempt in range(1, policy.retries + 1):

@@ -15,6 +15,7 @@ offset only up to messages that are processed (at-least-once).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import time
@@ -108,6 +109,7 @@ class MessageStream:
         self._pending: Message | None = None  # auto mode: handed out, not finished by the body
         self._pending_batch: list[Message] | None = None  # auto mode: the batch in hand
         self._revoking: set[Key] = set()  # being released: what is fetched of them is dropped
+        self._failures: FailurePolicy | None = None  # process()'s, created on first use
         self._next_commit = 0.0
         self._next_probe = 0.0
         self._fetched_since_probe = False
@@ -193,6 +195,8 @@ class MessageStream:
                         await self._progress.commit(consumer)
         finally:
             self._consumer = None
+            if self._failures is not None:
+                await self._failures.aclose()
             self._buffer, self._index = [], 0
             self._chunks.clear()
             self._chunked = 0
@@ -242,6 +246,33 @@ class MessageStream:
         >>> stream.ack(batch)  # doctest: +SKIP
         """
         self._progress.ack(item)
+
+    async def process(
+        self, item: Message | list[Message], handler: Handler, *, on_error: OnError | None = None
+    ) -> None:
+        """Call ``handler(item)`` for a message or a batch under :meth:`run`'s failure policy:
+        retries with jittered backoff, then skip, dead-letter or stop (raise). A skipped or
+        dead-lettered item counts as processed (with ``ack="manual"`` it is acknowledged).
+
+        >>> async for msg in stream:  # doctest: +SKIP
+        ...     await stream.process(msg, index, on_error=OnError(retries=3, then="skip"))
+        """
+        if on_error is not None and not isinstance(on_error, OnError):
+            raise ConfigurationError(f"on_error must be an OnError (got {on_error!r})")
+
+        async def call() -> None:
+            result = handler(item)
+            if inspect.isawaitable(result):
+                await result
+
+        try:
+            await call()
+        except Exception as exc:
+            if self._failures is None:
+                self._failures = FailurePolicy(
+                    None, progress=self._progress, connection=self.connection, auto=not self._track_acks
+                )
+            await self._failures.handle(item, exc, call, on_error)
 
     def committable(self) -> dict[tuple[str, int], int]:
         """The offset each partition may commit now: 1 + its last contiguous processed offset."""
