@@ -96,11 +96,6 @@ class Progress:
         if self._waiting:
             self._changed.set()
 
-    def unacked(self, tp: Key) -> int:
-        """Manual mode: messages of ``tp`` handed out and not acknowledged yet."""
-        tracker = self._acks.get(tp)
-        return 0 if tracker is None else tracker.outstanding
-
     def unacked_partitions(self, at_least: int) -> set[Key]:
         """Partitions with ``at_least`` unacknowledged messages."""
         return {tp for tp, tracker in self._acks.items() if tracker.outstanding >= at_least}
