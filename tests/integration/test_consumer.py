@@ -2,8 +2,8 @@
 
 import asyncio
 import gc
-from functools import partial
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 import anyio
 import pytest

@@ -8,7 +8,6 @@ Records are produced one per request: the embedded broker answers ListOffsets(la
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -213,7 +212,7 @@ async def test_three_member_processes_one_killed_mid_stream(kafka_bootstrap, new
     topic = new_topic(partitions=6)
     group = f"g-{topic}"
     logs = [tmp_path / f"member{i}.log" for i in range(3)]
-    errs = [open(tmp_path / f"member{i}.err", "wb") for i in range(3)]  # noqa: SIM115 - closed below
+    errs = [open(tmp_path / f"member{i}.err", "wb") for i in range(3)]
     procs = [
         subprocess.Popen(
             [sys.executable, MEMBER, kafka_bootstrap, topic, group, str(log), "0.02"],

@@ -10,7 +10,7 @@ from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from streamline import Message
-from streamline._internals import _builds_per_instance, _BuildingRecords, record_builder
+from streamline._internals import _BuildingRecords, _builds_per_instance, record_builder
 
 RECORDS = [
     (b"k1", b"v1", []),
