@@ -348,7 +348,7 @@ class MessageStream:
             try:
                 self._queue(await self._fetch())
             except BaseException:
-                it.broken = True  # cancelled or failed while fetching: the next anext() resumes
+                it.broke()  # cancelled or failed while fetching: the next anext() resumes
                 raise
 
     async def __anext__(self) -> Message:
@@ -407,7 +407,7 @@ class MessageStream:
                 try:
                     self._queue(await self._fetch())
                 except BaseException:
-                    it.broken = True
+                    it.broke()
                     raise
                 continue
             if auto:
