@@ -7,55 +7,131 @@
 ...     print(msg.partition, msg.offset, msg.text)
 """
 
+import importlib
 import logging as _logging
+from typing import TYPE_CHECKING, Any
 
-from ._admin import Admin, BrokerInfo, ClusterInfo, PartitionInfo, PartitionOffsets, TopicInfo
-from ._broker import EmbeddedBroker, EmbeddedBrokerError
-from ._config import ConnectionConfig, Secret
-from ._consumer import MessageStream, consume
-from ._errors import (
-    BrokerUnavailableError,
-    CheckpointError,
-    ConfigurationError,
-    DeliveryError,
-    StreamlineError,
-    TopicError,
-)
-from ._follow import (
-    Checkpoints,
-    FileIdentity,
-    Follower,
-    FollowerStats,
-    Line,
-    LineBatch,
-    LineTooLongError,
-    RateLimit,
-    follow,
-)
-from ._groups import GroupAdmin, GroupError, GroupInfo, GroupMember, OffsetReset, PartitionLag
-from ._metrics import (
-    MetricsServer,
-    extract_trace_context,
-    inject_trace_context,
-    install_otel_metrics,
-    serve_metrics,
-)
-from ._models import Message, Record, RecordMetadata
-from ._partitioner import murmur2, partition_for_key
-from ._pipeline import (
-    Batch,
-    CallableSink,
-    DeadLetter,
-    OnError,
-    Pipeline,
-    PipelineError,
-    PipelineStats,
-    Stage,
-    StageError,
-    TopicSink,
-    to_topic,
-)
-from ._producer import Delivery, Producer
+if TYPE_CHECKING:  # the names below are imported on first use (PEP 562): `import streamline` stays cheap
+    from ._admin import Admin, BrokerInfo, ClusterInfo, PartitionInfo, PartitionOffsets, TopicInfo
+    from ._broker import EmbeddedBroker, EmbeddedBrokerError
+    from ._config import ConnectionConfig, Secret
+    from ._consume import MessageStream, consume
+    from ._errors import (
+        BrokerUnavailableError,
+        CheckpointError,
+        ConfigurationError,
+        DeliveryError,
+        StreamlineError,
+        TopicError,
+    )
+    from ._follow import (
+        Checkpoints,
+        FileIdentity,
+        Follower,
+        FollowerStats,
+        Line,
+        LineBatch,
+        LineTooLongError,
+        RateLimit,
+        follow,
+    )
+    from ._groups import GroupAdmin, GroupError, GroupInfo, GroupMember, OffsetReset, PartitionLag
+    from ._metrics import (
+        MetricsServer,
+        extract_trace_context,
+        inject_trace_context,
+        install_otel_metrics,
+        serve_metrics,
+    )
+    from ._models import Message, Record, RecordMetadata
+    from ._partitioner import murmur2, partition_for_key
+    from ._pipeline import (
+        Batch,
+        CallableSink,
+        DeadLetter,
+        OnError,
+        Pipeline,
+        PipelineError,
+        PipelineStats,
+        Stage,
+        StageError,
+        TopicSink,
+        to_topic,
+    )
+    from ._producer import Delivery, Producer
+
+_EXPORTS: dict[str, str] = {
+    "Admin": "._admin",
+    "Batch": "._pipeline",
+    "BrokerInfo": "._admin",
+    "BrokerUnavailableError": "._errors",
+    "CallableSink": "._pipeline",
+    "CheckpointError": "._errors",
+    "Checkpoints": "._follow",
+    "ClusterInfo": "._admin",
+    "ConfigurationError": "._errors",
+    "ConnectionConfig": "._config",
+    "DeadLetter": "._pipeline",
+    "Delivery": "._producer",
+    "DeliveryError": "._errors",
+    "EmbeddedBroker": "._broker",
+    "EmbeddedBrokerError": "._broker",
+    "FileIdentity": "._follow",
+    "Follower": "._follow",
+    "FollowerStats": "._follow",
+    "GroupAdmin": "._groups",
+    "GroupError": "._groups",
+    "GroupInfo": "._groups",
+    "GroupMember": "._groups",
+    "Line": "._follow",
+    "LineBatch": "._follow",
+    "LineTooLongError": "._follow",
+    "Message": "._models",
+    "MessageStream": "._consume",
+    "MetricsServer": "._metrics",
+    "OffsetReset": "._groups",
+    "OnError": "._pipeline",
+    "PartitionInfo": "._admin",
+    "PartitionLag": "._groups",
+    "PartitionOffsets": "._admin",
+    "Pipeline": "._pipeline",
+    "PipelineError": "._pipeline",
+    "PipelineStats": "._pipeline",
+    "Producer": "._producer",
+    "RateLimit": "._follow",
+    "Record": "._models",
+    "RecordMetadata": "._models",
+    "Secret": "._config",
+    "Stage": "._pipeline",
+    "StageError": "._pipeline",
+    "StreamlineError": "._errors",
+    "TopicError": "._errors",
+    "TopicInfo": "._admin",
+    "TopicSink": "._pipeline",
+    "consume": "._consume",
+    "extract_trace_context": "._metrics",
+    "follow": "._follow",
+    "inject_trace_context": "._metrics",
+    "install_otel_metrics": "._metrics",
+    "murmur2": "._partitioner",
+    "partition_for_key": "._partitioner",
+    "serve_metrics": "._metrics",
+    "to_topic": "._pipeline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'streamline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # the next access is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __version__ = "0.1.0"
 

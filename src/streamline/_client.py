@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -132,15 +131,11 @@ async def stop_producer(producer: AIOKafkaProducer, timeout: float) -> None:
     if done:
         stopping.result()
         return
-    accumulator = getattr(producer, "_message_accumulator", None)
-    if accumulator is not None:
-        batches = [b for queue in accumulator._batches.values() for b in queue]
-        batches += list(accumulator._pending_batches)
-        accumulator.fail_all(KafkaTimeoutError(f"the producer stopped after {timeout:g}s without an acknowledgement"))
-        for batch in batches:  # failed on purpose: asyncio must not report them as forgotten
-            for future in (getattr(batch, "future", None), getattr(batch, "_drain_waiter", None)):
-                if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
-                    future.exception()
+    from ._internals import fail_queued_batches
+
+    fail_queued_batches(
+        producer, KafkaTimeoutError(f"the producer stopped after {timeout:g}s without an acknowledgement")
+    )
     try:
         await asyncio.wait_for(producer.client.close(), 2.0)
     except Exception:
@@ -211,71 +206,6 @@ def new_consumer(config: ConnectionConfig, *topics: str, **options: Any) -> AIOK
     return AIOKafkaConsumer(*topics, **config.aiokafka_kwargs(), **options)
 
 
-def build_records_as(consumer: AIOKafkaConsumer, cls: type) -> bool:
-    """Have a started consumer's fetcher build every record it parses as ``cls`` (a subclass
-    of aiokafka's ``ConsumerRecord`` with the same fields) instead of ``ConsumerRecord``.
-
-    aiokafka builds each record in ``PartitionRecords._consumer_record(tp, record)``, looked
-    up on the instance for every record; the fetcher keeps one ``PartitionRecords`` per
-    partition in ``Fetcher._records``. Giving each new one our builder as an instance attribute
-    makes the records ``Message`` from the start — re-labelling them afterwards costs ~8% of
-    consume throughput — and touches nothing outside this consumer (no global patch).
-    aiokafka 0.11–0.14 share that shape; on anything else this returns False, changes nothing,
-    and the caller re-labels.
-    """
-    fetcher = getattr(consumer, "_fetcher", None)
-    records = getattr(fetcher, "_records", None)
-    if type(records) is not OrderedDict or not _builds_per_instance():
-        return False
-    building = _BuildingRecords(record_builder(cls))
-    building.update(records)
-    fetcher._records = building  # type: ignore[union-attr]
-    return True
-
-
-def record_builder(cls: type) -> Callable[[Any, Any], Any]:
-    """``build(tp, record)``: what aiokafka's ``PartitionRecords._consumer_record`` does
-    without deserializers (streamline sets none), building ``cls``."""
-
-    def build(tp: Any, record: Any) -> Any:
-        key = record.key
-        value = record.value
-        return cls(
-            tp.topic, tp.partition, record.offset, record.timestamp, record.timestamp_type,
-            key, value, record.checksum, -1 if key is None else len(key),
-            -1 if value is None else len(value), tuple(record.headers),
-        )
-
-    return build
-
-
-class _BuildingRecords(OrderedDict):  # type: ignore[type-arg]
-    """The fetcher's per-partition results; hands each new one the record builder."""
-
-    def __init__(self, build: Callable[[Any, Any], Any]) -> None:
-        super().__init__()
-        self._build = build
-
-    def __setitem__(self, tp: Any, result: Any) -> None:
-        partition_records = getattr(result, "_partition_records", None)  # a FetchError has none
-        if partition_records is not None:
-            partition_records._consumer_record = self._build
-        super().__setitem__(tp, result)
-
-
-def _builds_per_instance() -> bool:
-    from aiokafka.consumer import fetcher
-
-    records = getattr(fetcher, "PartitionRecords", None)
-    build = getattr(getattr(records, "_consumer_record", None), "__code__", None)
-    unpack = getattr(getattr(records, "_unpack_records", None), "__code__", None)
-    return (
-        build is not None and unpack is not None
-        and build.co_varnames[:3] == ("self", "tp", "record")
-        and "_consumer_record" in unpack.co_names
-    )
-
-
 def new_admin(config: ConnectionConfig) -> AIOKafkaAdminClient:
     """An unstarted aiokafka admin client with the connection settings applied."""
     kwargs = config.aiokafka_kwargs()
@@ -285,26 +215,17 @@ def new_admin(config: ConnectionConfig) -> AIOKafkaAdminClient:
 
 
 async def fetch_partitions(client_owner: Any, topics: list[str]) -> dict[str, set[int]]:
-    """Fresh partition sets for ``topics`` (empty for a topic the cluster does not have yet).
+    """Fresh partition sets for ``topics`` (empty for a topic the cluster does not have yet)."""
+    from ._internals import fetch_partitions as fetch
 
-    ``client_owner`` is an aiokafka consumer or producer; this asks the cluster, not the cache.
-    """
-    cluster = await client_owner._client.fetch_all_metadata()
-    return {t: set(cluster.partitions_for_topic(t) or ()) for t in topics}
+    return await fetch(client_owner, topics)
 
 
 async def delete_groups(admin: AIOKafkaAdminClient, groups: list[str]) -> dict[str, int]:
-    """Send DeleteGroups for ``groups`` to their coordinators; the error code per group.
-
-    aiokafka's admin client has no public call for it (0.14), so the request goes through its
-    ``_send_request_to_node``: a private name, used here only.
-    """
-    from aiokafka.protocol.admin import DeleteGroupsRequest
+    """Send DeleteGroups for ``groups`` to their coordinators; the error code per group."""
+    from ._internals import send_delete_groups
 
     codes: dict[str, int] = {}
     for group in groups:
-        node = await admin.find_coordinator(group)
-        response = await admin._send_request_to_node(node, DeleteGroupsRequest([group]))
-        for entry in response.to_object()["results"]:
-            codes[entry["group_id"]] = entry["error_code"]
+        codes.update(await send_delete_groups(admin, group))
     return codes

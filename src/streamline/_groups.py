@@ -331,14 +331,13 @@ class GroupAdmin:
 
 
 def _member(raw: dict[str, Any]) -> GroupMember:
-    from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+    from ._internals import decode_member_assignment
 
     assignment: tuple[tuple[str, int], ...] = ()
     data = raw.get("member_assignment") or b""
     if data:
         try:
-            decoded = ConsumerProtocolMemberAssignment.decode(data)
-            assignment = tuple(sorted((tp.topic, tp.partition) for tp in decoded.partitions()))
+            assignment = tuple(sorted(decode_member_assignment(data)))
         except Exception:
             assignment = ()
     return GroupMember(raw["member_id"], raw.get("client_id", ""), raw.get("client_host", ""), assignment)

@@ -43,7 +43,7 @@ class Record:
     timestamp_ms: int | None = None
 
 
-class Message(ConsumerRecord):  # type: ignore[type-arg]
+class Message(ConsumerRecord):  # type: ignore[misc]
     """A record read from Kafka: ``topic, partition, offset, key, value, headers, timestamp``.
 
     ``timestamp`` is milliseconds since the epoch; ``headers`` is a sequence of ``(name, bytes)``.

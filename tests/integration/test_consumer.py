@@ -3,7 +3,9 @@
 import asyncio
 import gc
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
+import anyio
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 
@@ -189,19 +191,50 @@ async def test_messages_are_streamline_messages_with_or_without_the_builder_hook
 ) -> None:
     """aiokafka builds the records as ``Message`` when its fetcher has the known shape; when
     it does not (another aiokafka), the stream re-labels them — the user sees the same."""
-    from streamline import _client
-    from streamline._client import _BuildingRecords
+    from streamline import _internals
+    from streamline._internals import _BuildingRecords
 
     if not fast_path:
-        monkeypatch.setattr(_client, "build_records_as", lambda consumer, cls: False)
+        monkeypatch.setattr(_internals, "build_records_as", lambda consumer, cls: False)
     topic = new_topic(partitions=2)
     async with Producer(kafka_bootstrap, partitioner="round_robin") as producer:
         await producer.send_many(topic, [(f"k{i}", f"v{i}") for i in range(20)])
     async with consume(topic, bootstrap_servers=kafka_bootstrap, start="beginning") as stream:
         got = await take(stream, 20)
-        built = isinstance(stream._consumer._fetcher._records, _BuildingRecords)
+        built = isinstance(stream._consumer.raw._fetcher._records, _BuildingRecords)
     assert built is fast_path
     assert all(type(m) is Message for m in got)
     assert sorted(m.text for m in got) == sorted(f"v{i}" for i in range(20))
     assert {m.key_text: m.text for m in got} == {f"k{i}": f"v{i}" for i in range(20)}
     assert all(m.serialized_value_size == len(m.value) for m in got)
+
+
+async def test_run_dead_letters_a_message_its_handler_keeps_failing_on(kafka_bootstrap, new_topic) -> None:
+    from streamline import OnError
+
+    topic, dlq = new_topic(partitions=1), new_topic(partitions=1)
+    async with Producer(kafka_bootstrap) as producer:
+        await producer.send_many(topic, [b"ok-0", b"poison", b"ok-2"])
+    handled: list[bytes] = []
+
+    async def handle(msg) -> None:
+        if msg.value == b"poison":
+            raise ValueError("cannot parse")
+        handled.append(msg.value)
+
+    policy = OnError(retries=1, backoff=0.01, then="dead_letter", dead_letter_topic=dlq)
+    async with consume(topic, bootstrap_servers=kafka_bootstrap, start="beginning") as stream:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(partial(stream.run, handle, on_error=policy))
+            with anyio.fail_after(60):
+                while len(handled) < 2:
+                    await asyncio.sleep(0.05)
+            tg.cancel_scope.cancel()
+    assert handled == [b"ok-0", b"ok-2"]
+    async with consume(dlq, bootstrap_servers=kafka_bootstrap, start="beginning") as dead:
+        [letter] = await take(dead, 1)
+    headers = dict(letter.headers)
+    assert letter.value == b"poison"
+    assert headers["streamline.error"] == b"ValueError: cannot parse"
+    assert (headers["streamline.origin.topic"], headers["streamline.origin.offset"]) == (topic.encode(), b"1")
+

@@ -8,7 +8,6 @@ Records are produced one per request: the embedded broker answers ListOffsets(la
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from streamline import GroupAdmin, GroupError, Producer, consume
+from streamline import GroupAdmin, GroupError, Producer, StreamlineError, consume
 
 MEMBER = str(Path(__file__).with_name("group_member.py"))
 FAST = dict(session_timeout=6, commit_interval=0.3)
@@ -213,7 +212,7 @@ async def test_three_member_processes_one_killed_mid_stream(kafka_bootstrap, new
     topic = new_topic(partitions=6)
     group = f"g-{topic}"
     logs = [tmp_path / f"member{i}.log" for i in range(3)]
-    errs = [open(tmp_path / f"member{i}.err", "wb") for i in range(3)]  # noqa: SIM115 - closed below
+    errs = [open(tmp_path / f"member{i}.err", "wb") for i in range(3)]
     procs = [
         subprocess.Popen(
             [sys.executable, MEMBER, kafka_bootstrap, topic, group, str(log), "0.02"],
@@ -312,3 +311,57 @@ async def test_three_member_processes_one_killed_mid_stream(kafka_bootstrap, new
     await check_commits()
     lines = sum(len(log.read_text().splitlines()) for log in logs)
     assert lines >= 1200  # at least once; duplicates are the killed member's unacknowledged work
+
+
+async def test_a_cpu_bound_synchronous_handler_does_not_cost_the_membership(kafka_bootstrap, new_topic) -> None:
+    """A sync handler that burns CPU for longer than the session timeout runs in a thread (one
+    hop per batch): heartbeats go on, the member is never evicted, nothing is handled twice."""
+    topic = new_topic(partitions=1)
+    group = f"g-{topic}"
+    await produce(kafka_bootstrap, topic, {0: 3})
+    seen: list[int] = []
+
+    def burn(msg) -> None:
+        if msg.offset == 0:
+            deadline = time.monotonic() + 8  # longer than session_timeout (6 s)
+            while time.monotonic() < deadline:
+                sum(range(10_000))
+        seen.append(msg.offset)
+
+    stream = consume(topic, bootstrap_servers=kafka_bootstrap, group=group, start="beginning", **FAST)
+    async with stream:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stream.run, burn)
+            with anyio.fail_after(60):
+                while len(seen) < 3:
+                    await asyncio.sleep(0.05)
+            tg.cancel_scope.cancel()
+        assert stream.rebalances == 0  # never evicted, never re-joined
+    assert seen == [0, 1, 2]
+    assert await committed(kafka_bootstrap, group, topic) == {0: 3}
+
+
+async def test_assignment_strategies_must_be_shared_and_the_error_names_them(kafka_bootstrap, new_topic) -> None:
+    topic = new_topic(partitions=2)
+    group = f"g-{topic}"
+    await produce(kafka_bootstrap, topic, {0: 1, 1: 1})
+    ranged = consume(topic, bootstrap_servers=kafka_bootstrap, group=group, start="beginning", assignor="range", **FAST)
+    both = consume(topic, bootstrap_servers=kafka_bootstrap, group=group, start="beginning",
+                   assignor=["roundrobin", "range"], **FAST)
+    only_rr = consume(topic, bootstrap_servers=kafka_bootstrap, group=group, start="beginning",
+                      assignor="roundrobin", **FAST)
+    async with ranged:
+        with anyio.fail_after(60):
+            first = await ranged.__anext__()
+        async with both:  # offers range too: joins the same group
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(ranged.__anext__)  # keep the first member polling through the rebalance
+                with anyio.fail_after(60):
+                    while not both.assignment():
+                        with anyio.move_on_after(0.5):
+                            await both.__anext__()
+                tg.cancel_scope.cancel()
+            async with only_rr:
+                with pytest.raises(StreamlineError, match="roundrobin.*range, roundrobin, sticky"), anyio.fail_after(60):
+                    await only_rr.__anext__()
+    assert first.topic == topic

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamline._offsets import PartitionAcks
+from streamline._consume.offsets import PartitionAcks
 
 
 def test_in_order_acks_advance_one_by_one() -> None:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from streamline import Checkpoints, follow, murmur2, partition_for_key
 from streamline._follow import files as follow_files
-from streamline._offsets import PartitionAcks
+from streamline._consume.offsets import PartitionAcks
 from streamline._partitioner import HashPartitioner, RoundRobinPartitioner
 
 # Bytes rich in line endings, \r, NUL and broken UTF-8.

@@ -4,8 +4,8 @@ Where notification works, the follower looks at everything only every few second
 to changes at once; where it is unavailable (network filesystems, inotify limits, a directory
 that does not exist yet) waiting is a plain sleep of ``poll_interval``.
 
-This is the one module that uses watchfiles' ``RustNotify`` directly (``awatch`` is an async
-generator that cannot wait with a timeout per call); ``tests/follow`` checks its shape.
+watchfiles' private ``RustNotify`` comes from ``streamline/_internals.py`` (``awatch`` is an
+async generator that cannot wait with a timeout per call); ``tests/follow`` checks its shape.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from typing import Any
 
 import anyio
 
-RustNotify: Any
-try:  # watchfiles is a declared dependency, but keep following usable without it
-    from watchfiles._rust_notify import RustNotify
-except ImportError:  # pragma: no cover
-    RustNotify = None
+from .._internals import rust_notify
+
+RustNotify: Any = rust_notify()  # private to watchfiles: see streamline/_internals.py
 
 # watchfiles groups events for up to DEBOUNCE_MS and checks every STEP_MS; each check takes
 # the GIL. While changes keep coming (ACTIVE_SECONDS) it checks every 5 ms, so notification

@@ -100,7 +100,7 @@ class Source:
 
 
 def _kind(obj: Any) -> str:
-    from .._consumer import MessageStream
+    from .._consume import MessageStream
     from .._follow import Follower
 
     if isinstance(obj, Follower):

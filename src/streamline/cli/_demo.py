@@ -38,7 +38,7 @@ def demo_command(
 
     from .._admin import Admin
     from .._broker import EmbeddedBroker
-    from .._consumer import consume
+    from .._consume import consume
     from .._follow import Checkpoints, follow
     from .._pipeline import Pipeline, TopicSink
     from .._producer import Producer

@@ -7,6 +7,9 @@ in any order). :attr:`~PartitionAcks.committable` is 1 + the last offset of the 
 *delivered* messages that are all acknowledged. Offsets can have gaps (compaction, transaction
 markers), so contiguity is over the delivered offsets, never integer adjacency.
 
+It keeps offsets, never messages: a batch without gaps is remembered as a ``range`` (O(1)
+memory whatever its size), one with gaps as an ``array`` of 8-byte ints.
+
 >>> acks = PartitionAcks()
 >>> acks.deliver([10, 11, 13])
 >>> acks.ack(11)
@@ -23,32 +26,34 @@ True
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 
-def _is_the_batch(offsets: Sequence[int], delivered: Sequence[int]) -> bool:
-    """Whether ``offsets`` are exactly the delivered batch: O(1) for the very list that was
-    handed out (what ``stream.batches()`` yields), an element-wise check otherwise."""
-    same = getattr(offsets, "same_batch", None)
-    if same is not None and same(delivered):
-        return True
-    return offsets is delivered or all(a == b for a, b in zip(offsets, delivered, strict=False))
+def compact(offsets: Sequence[int]) -> Sequence[int]:
+    """Ascending offsets as a ``range`` when they have no gap (O(1): first, last and length
+    tell), else as an ``array`` — never the caller's sequence, which may hold messages."""
+    first, last, count = offsets[0], offsets[-1], len(offsets)
+    if last - first + 1 == count:
+        return range(first, last + 1)
+    return array("q", offsets)
 
 
 class _Run:
     """One delivered batch: its offsets (ascending) and which of them are acknowledged."""
 
-    __slots__ = ("acked", "count", "done", "first", "last", "offsets", "scan")
+    __slots__ = ("acked", "count", "done", "first", "last", "offsets", "scan", "token")
 
-    def __init__(self, offsets: Sequence[int]) -> None:
-        self.offsets = offsets
+    def __init__(self, offsets: Sequence[int], token: int) -> None:
+        self.offsets = compact(offsets)
         self.first = offsets[0]
         self.last = offsets[-1]
         self.count = len(offsets)
         self.acked: set[int] = set()
         self.done = False
         self.scan = 0  # offsets[:scan] are known to be acknowledged
+        self.token = token  # id() of the list that was delivered (0: none)
 
 
 class PartitionAcks:
@@ -78,10 +83,12 @@ class PartitionAcks:
         """The highest offset delivered so far (-1 before the first)."""
         return self._last_delivered
 
-    def deliver(self, offsets: Sequence[int]) -> None:
+    def deliver(self, offsets: Sequence[int], *, token: int = 0) -> None:
         """Record a batch handed out: ascending offsets, all above every offset delivered before.
 
-        ``offsets`` is kept, not copied (any sequence of ints: a list, or a view over messages).
+        ``offsets`` is any sequence of ints (a list, or a view over messages); only its offsets
+        are kept. ``token`` (the ``id()`` of the delivered list) lets :meth:`ack_many` recognise
+        that very list in O(1).
         """
         if not len(offsets):
             return
@@ -89,7 +96,7 @@ class PartitionAcks:
             raise ValueError(
                 f"offset {offsets[0]} delivered again (already delivered up to {self._last_delivered})"
             )
-        run = _Run(offsets)
+        run = _Run(offsets, token)
         self._runs.append(run)
         self._firsts.append(run.first)
         self._last_delivered = run.last
@@ -108,7 +115,7 @@ class PartitionAcks:
         if run is None or run.done or offset in run.acked:
             return False
         offsets = run.offsets
-        i = bisect_left(offsets, offset)  # type: ignore[arg-type]
+        i = bisect_left(offsets, offset)
         if i == run.count or offsets[i] != offset:
             return False  # inside the batch's range but never delivered (a gap)
         run.acked.add(offset)
@@ -117,16 +124,20 @@ class PartitionAcks:
             run.done, run.acked = True, set()
         return True
 
-    def ack_many(self, offsets: Sequence[int]) -> int:
+    def ack_many(self, offsets: Sequence[int], *, token: int = 0) -> int:
         """Acknowledge several offsets of this partition; returns how many were outstanding.
 
-        A whole delivered batch (what ``stream.batches()`` yields) is O(1).
+        A whole delivered batch is O(1) when ``token`` is the one it was delivered with (the
+        very list ``stream.batches()`` yielded: same identity, length, first and last offset).
         """
         n = len(offsets)
         if not n:
             return 0
         run = self._find(offsets[0])
-        if run is not None and not run.done and not run.acked and n == run.count and _is_the_batch(offsets, run.offsets):
+        if (
+            run is not None and not run.done and not run.acked and n == run.count
+            and ((token and token == run.token and offsets[-1] == run.last) or _same(offsets, run.offsets))
+        ):
             run.done = True
             self._outstanding -= n
             return n
@@ -168,7 +179,7 @@ class PartitionAcks:
                 removed += run.count
                 self._outstanding -= 0 if run.done else run.count - len(run.acked)
                 continue
-            keep = bisect_left(run.offsets, offset)  # type: ignore[arg-type]
+            keep = bisect_left(run.offsets, offset)
             dropped = run.offsets[keep:]
             for o in dropped:
                 if not run.done and o not in run.acked:
@@ -179,6 +190,7 @@ class PartitionAcks:
             else:
                 run.acked.difference_update(dropped)
             run.offsets = run.offsets[:keep]
+            run.token = 0
             run.count, run.last = keep, run.offsets[keep - 1]
             run.scan = min(run.scan, keep)
             if len(run.acked) == run.count:
@@ -190,3 +202,7 @@ class PartitionAcks:
             (self._position or 0) - 1,
         )
         return removed
+
+
+def _same(offsets: Sequence[int], delivered: Sequence[int]) -> bool:
+    return all(a == b for a, b in zip(offsets, delivered, strict=False))

@@ -1,0 +1,668 @@
+"""The source: :func:`consume` fans every partition of one or more topics into one async stream.
+
+Without ``group`` it assigns every partition itself (the tutorial's consumer) and picks up
+partitions added later. With ``group`` it joins the consumer group and commits a partition's
+offset only up to messages that are processed (at-least-once).
+
+:class:`MessageStream` owns its parts and talks to each through a small interface: a consumer
+(:class:`.port.ConsumerPort`, aiokafka's in :mod:`.kafka`), the processed offsets and commits
+(:class:`.progress.Progress`), pauses (:class:`.progress.Flow`), start positions
+(:mod:`.positions`) and, for :meth:`~MessageStream.run`, per-partition workers
+(:mod:`.workers`). ``async for``, :meth:`~MessageStream.batches` and
+:meth:`~MessageStream.run` share one core: take the next fetched batch (:meth:`_take`) or fetch
+(:meth:`_fetch`: commit timer, reachability probe, pauses, then one ``fetch``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+import time
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from datetime import datetime
+from itertools import islice
+from types import TracebackType
+from typing import Any
+
+import anyio
+
+from .._backoff import backoff
+from .._config import ConnectionConfig
+from .._errors import BrokerUnavailableError, ConfigurationError, StreamlineError
+from .._models import Message
+from .._pipeline.errors import OnError
+from .._validation import check_number
+from .failures import FailurePolicy
+from .iterators import Restartable
+from .port import ConsumerPort, Key
+from .positions import StartPositions
+from .progress import Flow, Progress, ackable_class, describe_keys
+from .workers import Handler, PartitionWorkers
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found]
+
+log = logging.getLogger("streamline.consume")
+
+#: Builds the stream's consumer for its message class (tests pass a fake).
+ConsumerFactory = Callable[[type[Message]], ConsumerPort]
+
+
+class MessageStream:
+    """The stream :func:`consume` returns: an async iterator and an async context manager.
+
+    >>> async with consume("logs", group="indexer") as stream:  # doctest: +SKIP
+    ...     async for msg in stream:
+    ...         await index(msg)          # committed once this returns and the next is asked for
+    """
+
+    def __init__(
+        self,
+        topics: list[str],
+        *,
+        connection: ConnectionConfig,
+        start: str | int | datetime = "end",
+        group: str | None = None,
+        commit_interval: float = 1.0,
+        max_batch: int = 10_000,
+        max_unacked: int = 100_000,
+        partition_refresh_interval: float = 5.0,
+        session_timeout: float = 10.0,
+        ack: str = "auto",
+        revoke_timeout: float = 10.0,
+        max_poll_interval: float = 300.0,
+        fetch_max_wait: float = 0.5,
+        assignor: Sequence[str] = ("roundrobin",),
+        unreachable_timeout: float | None = None,
+        consumer_factory: ConsumerFactory | None = None,
+    ) -> None:
+        self.topics = topics
+        self.group = group
+        self.connection = connection
+        self.ack_mode = ack
+        self._start = start
+        self._commit_interval = commit_interval
+        self._revoke_timeout = revoke_timeout
+        self._max_batch = max_batch
+        self._max_unacked = max_unacked
+        self._refresh_interval = partition_refresh_interval
+        self._session_timeout = session_timeout
+        self._fetch_max_wait_ms = max(1, int(fetch_max_wait * 1000))
+        self._max_poll_interval = max_poll_interval
+        self._assignor = tuple(assignor)
+        self._unreachable_timeout = unreachable_timeout
+        self._factory = consumer_factory
+        self._track_pending = group is not None and ack == "auto"
+        self._track_acks = group is not None and ack == "manual"
+        self._progress = Progress(manual=self._track_acks)
+        self._message_class: type[Message] = ackable_class(self._progress) if ack == "manual" else Message
+        self._positions = StartPositions(topics, start)
+        self._consumer: ConsumerPort | None = None
+        self._flow: Flow | None = None
+        self._workers: PartitionWorkers | None = None
+        self._buffer: list[Message] = []  # the batch handed out message by message
+        self._index = 0
+        self._chunks: deque[list[Message]] = deque()  # fetched, not handed out yet
+        self._chunked = 0  # messages in _chunks
+        self._pending: Message | None = None  # auto mode: handed out, not finished by the body
+        self._pending_batch: list[Message] | None = None  # auto mode: the batch in hand
+        self._revoking: set[Key] = set()  # being released: what is fetched of them is dropped
+        self._failures: FailurePolicy | None = None  # process()'s, created on first use
+        self._next_commit = 0.0
+        self._next_probe = 0.0
+        self._fetched_since_probe = False
+        self._unreachable_since: float | None = None
+        self._probe_failures = 0
+        self._assignments = 0
+        self._entered = False
+        self._closed = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _kafka_consumer(self, message_class: type[Message]) -> ConsumerPort:
+        from .kafka import KafkaConsumer
+
+        options: dict[str, Any] = {
+            "enable_auto_commit": False,
+            "max_partition_fetch_bytes": 4 * 1024 * 1024,
+            "fetch_max_bytes": 32 * 1024 * 1024,
+            "fetch_max_wait_ms": self._fetch_max_wait_ms,
+            "request_timeout_ms": max(40_000, int(self.connection.connect_timeout * 1000) + 1000),
+        }
+        if self.group is not None:
+            options["session_timeout_ms"] = int(self._session_timeout * 1000)
+            options["heartbeat_interval_ms"] = max(100, int(self._session_timeout * 1000 / 3))
+            options["max_poll_interval_ms"] = int(self._max_poll_interval * 1000)
+            # The group waits this long for members to re-join; a revoke may take revoke_timeout.
+            options["rebalance_timeout_ms"] = int(max(self._session_timeout, self._revoke_timeout + 5) * 1000)
+            options["auto_offset_reset"] = "latest" if self._start == "end" else "earliest"
+        else:
+            options["metadata_max_age_ms"] = int(self._refresh_interval * 1000)
+        return KafkaConsumer(
+            self.connection, message_class, group=self.group, assignors=self._assignor, **options
+        )
+
+    async def __aenter__(self) -> MessageStream:
+        if self._entered:
+            raise StreamlineError("a message stream can be entered only once")
+        self._entered = True
+        consumer = (self._factory or self._kafka_consumer)(self._message_class)
+        await consumer.start()
+        self._consumer = consumer
+        self._flow = Flow(consumer)
+        try:
+            if self.group is not None:
+                consumer.subscribe(self.topics, _Rebalance(self))
+            else:
+                await self._positions.assign_new(consumer)
+                self._next_probe = time.monotonic() + self._refresh_interval
+        except BaseException:
+            await self._close()
+            raise
+        self._next_commit = time.monotonic() + self._commit_interval
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None and self._pending is not None:
+            self._finish_pending()  # the block ended normally: the loop body finished it
+        self._pending = None
+        await self._close()
+
+    async def aclose(self) -> None:
+        """Close without counting the message in hand as processed; a loop over the stream ends."""
+        self._pending = None
+        await self._close()
+
+    async def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._buffer.clear()  # in place: a loop walking it stops (nothing more is handed out)
+        self._pending_batch = None  # the loop over it was left: not processed, not waited for
+        consumer = self._consumer
+        if consumer is None:
+            return
+        try:
+            if self.group is not None:
+                try:
+                    await self._release(consumer.assignment())
+                finally:  # also when the drain is cut short: commit what is processed now
+                    with anyio.CancelScope(shield=True), anyio.move_on_after(self.connection.connect_timeout):
+                        await self._progress.commit(consumer)
+        finally:
+            self._consumer = None
+            if self._failures is not None:
+                await self._failures.aclose()
+            self._buffer, self._index = [], 0
+            self._chunks.clear()
+            self._chunked = 0
+            with anyio.CancelScope(shield=True):
+                await consumer.stop()
+
+    def assignment(self) -> set[tuple[str, int]]:
+        """The ``(topic, partition)`` pairs this stream reads now (empty while a group is joining)."""
+        if self._consumer is None:
+            return set()
+        return {(t, p) for t, p in self._consumer.assignment()}
+
+    @property
+    def buffered(self) -> int:
+        """Messages fetched from Kafka and not yet handed out (e.g. flush output when 0)."""
+        return len(self._buffer) - self._index + self._chunked
+
+    @property
+    def rebalances(self) -> int:
+        """How often the group re-assigned this member's partitions after the first assignment."""
+        return max(0, self._assignments - 1)
+
+    @property
+    def unreachable_for(self) -> float | None:
+        """Seconds since the cluster stopped answering (None while it answers)."""
+        since = self._unreachable_since
+        return None if since is None else time.monotonic() - since
+
+    async def check_connection(self) -> None:
+        """Ask the cluster about this stream's topics now; :class:`~streamline.BrokerUnavailableError`
+        when it does not answer within the connect timeout.
+
+        >>> await stream.check_connection()  # doctest: +SKIP
+        """
+        await self._running().partitions_for(self.topics)
+
+    # -- processed messages ----------------------------------------------------------------
+
+    def ack(self, item: Message | Sequence[Message]) -> None:
+        """Acknowledge a message, or a list of messages of one partition (what :meth:`batches` yields).
+
+        With ``ack="manual"`` the partition's committed offset advances over the contiguous
+        prefix of acknowledged messages; acks may come in any order, from any task of this event
+        loop. Acks for partitions this member no longer owns, and every ack with
+        ``ack="auto"`` (where the loop itself marks progress) or without a group, are ignored.
+
+        >>> stream.ack(batch)  # doctest: +SKIP
+        """
+        self._progress.ack(item)
+
+    async def process(
+        self, item: Message | list[Message], handler: Handler, *, on_error: OnError | None = None
+    ) -> None:
+        """Call ``handler(item)`` for a message or a batch under :meth:`run`'s failure policy:
+        retries with jittered backoff, then skip, dead-letter or stop (raise). A skipped or
+        dead-lettered item counts as processed (with ``ack="manual"`` it is acknowledged).
+
+        >>> async for msg in stream:  # doctest: +SKIP
+        ...     await stream.process(msg, index, on_error=OnError(retries=3, then="skip"))
+        """
+        if on_error is not None and not isinstance(on_error, OnError):
+            raise ConfigurationError(f"on_error must be an OnError (got {on_error!r})")
+
+        async def call() -> None:
+            result = handler(item)
+            if inspect.isawaitable(result):
+                await result
+
+        try:
+            await call()
+        except Exception as exc:
+            if self._failures is None:
+                self._failures = FailurePolicy(
+                    None, progress=self._progress, connection=self.connection, auto=not self._track_acks
+                )
+            await self._failures.handle(item, exc, call, on_error)
+
+    def committable(self) -> dict[tuple[str, int], int]:
+        """The offset each partition may commit now: 1 + its last contiguous processed offset."""
+        return self._progress.committable()
+
+    def _finish_pending(self) -> None:
+        msg = self._pending
+        assert msg is not None
+        self._pending = None
+        self._progress.mark((msg.topic, msg.partition), msg.offset + 1)
+
+    def _put_back(self) -> None:
+        """A new iteration starts while a batch is in hand (the loop over it was left): hand it
+        out again rather than count it as processed."""
+        batch, self._pending_batch = self._pending_batch, None
+        if batch is not None:
+            self._chunks.appendleft(batch)
+            self._chunked += len(batch)
+
+    # -- iteration -------------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        if self._entered:
+            return Restartable(self._messages)
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Message]:
+        # The bare `async for msg in consume(...)` form: an async generator, so leaving the loop
+        # closes the consumer through the event loop's async-generator finaliser.
+        async with self:
+            async for msg in Restartable(self._messages):
+                yield msg
+
+    async def _messages(self, it: Restartable[Message]) -> AsyncGenerator[Message, None]:
+        """The per-message hot path: an async generator resumed once per message (a coroutine per
+        message, as ``__anext__`` costs, is measurably slower). Without a group it walks each
+        batch as a plain list; in a group it walks the shared buffer and stops as soon as a revoke
+        replaces it, so revoked messages are not handed out."""
+        track = self._track_pending
+        solo = self.group is None  # no group: nothing is ever revoked, nothing to track
+        self._put_back()
+        while True:
+            buffer = self._buffer
+            if solo:
+                start, self._index = self._index, len(buffer)  # hand out the rest of this batch
+                for msg in buffer if start == 0 else islice(buffer, start, None):
+                    yield msg  # (close() empties the list in place: the loop stops)
+            elif track:
+                index = self._index
+                if index < len(buffer):
+                    self._index = index + 1
+                    msg = self._pending = buffer[index]
+                    yield msg
+                    if self._pending is msg:
+                        self._finish_pending()  # resumed: the loop body finished it
+                    continue
+            else:
+                for index in range(self._index, len(buffer)):
+                    if buffer is not self._buffer:
+                        break  # a revoke replaced the buffer: stop handing this batch out
+                    self._index = index + 1
+                    yield buffer[index]
+                if buffer is not self._buffer or self._index < len(buffer):
+                    continue
+            if self._pending is not None:
+                self._finish_pending()
+            if self._chunks:
+                self._buffer, self._index = self._chunks.popleft(), 0
+                self._chunked -= len(self._buffer)
+                continue
+            if self._closed:
+                return
+            try:
+                self._queue(await self._fetch())
+            except BaseException:
+                it.broke()  # cancelled or failed while fetching: the next anext() resumes
+                raise
+
+    async def __anext__(self) -> Message:
+        if self._pending is not None:
+            self._finish_pending()
+        while self._index >= len(self._buffer):
+            if self._chunks:
+                self._buffer, self._index = self._chunks.popleft(), 0
+                self._chunked -= len(self._buffer)
+            elif self._closed:
+                raise StopAsyncIteration
+            else:
+                self._queue(await self._fetch())
+        msg = self._buffer[self._index]
+        self._index += 1
+        if self._track_pending:
+            self._pending = msg
+        return msg
+
+    def batches(self) -> AsyncIterator[list[Message]]:
+        """Yield lists of messages from one partition each, in offset order (the fast path).
+
+        With ``ack="auto"`` in a group, a batch counts as processed when the next batch is
+        requested; the batch in hand when the loop is left is not committed: the next loop over
+        this stream (or the partition's next owner) gets it again. With ``ack="manual"``
+        nothing is marked: acknowledge with ``stream.ack(batch)``.
+
+        >>> async with consume("logs") as stream:  # doctest: +SKIP
+        ...     async for batch in stream.batches():
+        ...         handle(batch)
+        """
+        if not self._entered:
+            return self._batches_opened()
+        return Restartable(self._batches)
+
+    async def _batches_opened(self) -> AsyncIterator[list[Message]]:
+        async with self:
+            async for batch in Restartable(self._batches):
+                yield batch
+
+    async def _batches(self, it: Restartable[list[Message]]) -> AsyncGenerator[list[Message], None]:
+        auto = self._track_pending
+        if self._pending is not None:
+            self._finish_pending()  # the message in hand of an earlier `async for`
+        self._put_back()
+        while True:
+            batch = self._pending_batch
+            if batch is not None:
+                self._pending_batch = None
+                last = batch[-1]
+                self._progress.mark((last.topic, last.partition), last.offset + 1)
+            chunk = self._take()
+            if chunk is None:
+                if self._closed:
+                    return
+                try:
+                    self._queue(await self._fetch())
+                except BaseException:
+                    it.broke()
+                    raise
+                continue
+            if auto:
+                self._pending_batch = chunk
+            yield chunk
+
+    async def run(
+        self,
+        handler: Handler,
+        *,
+        concurrency: int = 1,
+        batches: bool = False,
+        on_error: OnError | None = None,
+    ) -> None:
+        """Process every message with ``handler(msg)``, up to ``concurrency`` partitions at once.
+
+        Each partition has its own worker task, so a partition's messages are handled one after
+        another, in offset order, while other partitions proceed. With ``batches=True`` the
+        handler gets the lists :meth:`batches` yields. With ``ack="auto"`` a message is
+        processed when the handler returns; with ``ack="manual"`` when it is acknowledged.
+        A synchronous (``def``) handler runs in a worker thread, one hop per batch, so CPU-heavy
+        code does not starve the group's heartbeats.
+
+        A partition whose worker falls behind by ``max_batch`` messages is paused (not fetched)
+        until its worker catches up; fetching goes on for the others, which also keeps the
+        group membership alive however long a handler takes. ``on_error`` is the pipeline's
+        :class:`~streamline.OnError`: retries with jittered backoff, then skip, dead-letter or
+        stop. Without it (or with ``then="stop"``) the handler's exception ends ``run()`` and
+        its message is not committed. Runs until cancelled or the stream is closed.
+
+        >>> async def index(msg):  # doctest: +SKIP
+        ...     await search.put(msg.key, msg.value)
+        >>> async with consume("docs", group="indexer") as stream:  # doctest: +SKIP
+        ...     await stream.run(index, concurrency=8, on_error=OnError(retries=3, then="skip"))
+        """
+        check_number("concurrency", concurrency, minimum=1, integer=True)
+        if not callable(handler):
+            raise ConfigurationError(f"handler must be callable (got {handler!r})")
+        if on_error is not None and not isinstance(on_error, OnError):
+            raise ConfigurationError(f"on_error must be an OnError (got {on_error!r})")
+        if not self._entered:
+            async with self:
+                await self.run(handler, concurrency=concurrency, batches=batches, on_error=on_error)
+            return
+        if self._workers is not None:
+            raise StreamlineError("run() is already running on this stream")
+        self._running()
+        assert self._flow is not None
+        self._pending = None
+        self._put_back()
+        failures = FailurePolicy(on_error, progress=self._progress, connection=self.connection, auto=self._track_pending)
+        workers = PartitionWorkers(
+            self._progress, self._flow, handler, concurrency=concurrency, batches=batches,
+            pause_after=self._max_batch, auto=self._track_pending, failures=failures,
+        )
+        self._workers = workers
+        try:
+            async with anyio.create_task_group() as tg:
+                workers.start(tg)
+                while True:
+                    chunk = self._take()
+                    if chunk is not None:
+                        workers.dispatch(chunk)
+                    elif self._closed:
+                        tg.cancel_scope.cancel()
+                        break
+                    else:
+                        self._queue(await self._fetch())
+        except BaseExceptionGroup as group:
+            # One failing handler is the usual case: raise its own exception, not a group.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+        finally:
+            self._workers = None
+            workers.abandon()  # what the workers did not finish is not in flight any more
+            await failures.aclose()
+
+    # -- the core: batches in hand, and fetching -----------------------------------------------
+
+    def _take(self) -> list[Message] | None:
+        """The next batch not handed out yet, if one is fetched."""
+        if self._index < len(self._buffer):
+            buffer = self._buffer
+            chunk = buffer if self._index == 0 else buffer[self._index :]
+            self._buffer, self._index = [], 0
+            return chunk
+        if self._chunks:
+            chunk = self._chunks.popleft()
+            self._chunked -= len(chunk)
+            return chunk
+        return None
+
+    def _queue(self, chunks: list[list[Message]]) -> None:
+        for chunk in chunks:
+            self._chunks.append(chunk)
+            self._chunked += len(chunk)
+
+    async def _fetch(self) -> list[list[Message]]:
+        """One poll: lists of messages per partition (possibly none)."""
+        consumer = self._running()
+        now = time.monotonic()
+        if self.group is not None and now >= self._next_commit:
+            self._next_commit = now + self._commit_interval
+            await self._progress.commit(consumer)
+        if now >= self._next_probe:
+            await self._probe(consumer)
+        if self._track_acks:
+            self._limit_unacked()
+        if self.group is None and not consumer.assignment():
+            await anyio.sleep(min(0.5, self._refresh_interval))
+            return []
+        records = await consumer.fetch(0.5, self._max_batch)
+        if not records:
+            return []
+        if self._revoking:  # fetched while their revoke drains: they belong to the next owner
+            records = {tp: batch for tp, batch in records.items() if tp not in self._revoking}
+        self._fetched_since_probe = True
+        if self._unreachable_since is not None:
+            self._reachable_again()
+        if self._track_acks:
+            for tp, batch in records.items():
+                self._progress.deliver(tp, batch)
+        return list(records.values())
+
+    async def _probe(self, consumer: ConsumerPort) -> None:
+        """Every ``partition_refresh_interval``: without a group, look for new partitions; in a
+        group, when nothing arrived since the last probe, check the cluster answers. While it
+        does not, retry with backoff; give up after ``unreachable_timeout`` (if set)."""
+        idle, self._fetched_since_probe = not self._fetched_since_probe, False
+        try:
+            if self.group is None:
+                await self._positions.assign_new(consumer)
+            elif idle:
+                await consumer.partitions_for(self.topics)
+        except BrokerUnavailableError as exc:
+            now = time.monotonic()
+            self._probe_failures += 1
+            if self._unreachable_since is None:
+                self._unreachable_since = now
+                log.warning("%s; retrying", exc)
+            down = now - self._unreachable_since
+            if self._unreachable_timeout is not None and down >= self._unreachable_timeout:
+                raise BrokerUnavailableError(
+                    f"cannot reach Kafka at {self.connection.bootstrap_servers}: "
+                    f"no answer for {down:.0f}s (unreachable_timeout={self._unreachable_timeout:g})"
+                ) from None
+            self._next_probe = now + backoff(self._probe_failures, base=0.5, cap=self._refresh_interval)
+            return
+        if self._unreachable_since is not None:
+            self._reachable_again()
+        self._next_probe = time.monotonic() + self._refresh_interval
+
+    def _reachable_again(self) -> None:
+        log.warning("Kafka at %s answers again", self.connection.bootstrap_servers)
+        self._unreachable_since = None
+        self._probe_failures = 0
+
+    def _limit_unacked(self) -> None:
+        """Pause partitions with ``max_unacked`` messages waiting for acks; resume the others."""
+        flow = self._flow
+        assert flow is not None
+        full = self._progress.unacked_partitions(self._max_unacked)
+        held = flow.held("unacked")
+        for tp in full - held:
+            flow.hold(tp, "unacked")
+        for tp in held - full:
+            flow.release(tp, "unacked")
+
+    def _running(self) -> ConsumerPort:
+        if self._consumer is None:
+            state = "closed" if self._closed else "not open; use `async with consume(...)` or `async for`"
+            raise StreamlineError(f"the stream is {state}")
+        return self._consumer
+
+    # -- rebalances ------------------------------------------------------------------------
+
+    def _busy(self, partitions: set[Key]) -> bool:
+        """True while a message of ``partitions`` is handed out and not processed."""
+        msg = self._pending
+        if msg is not None and (msg.topic, msg.partition) in partitions:
+            return True
+        batch = self._pending_batch
+        if batch is not None and (batch[0].topic, batch[0].partition) in partitions:
+            return True
+        if self._progress.busy(partitions):
+            return True
+        return self._workers is not None and self._workers.busy(partitions)
+
+    async def _release(self, partitions: set[Key]) -> None:
+        """Stop handing out ``partitions`` and wait (bounded) for their in-flight messages."""
+        if not partitions:
+            return
+        self._revoking |= partitions
+        # Fetched messages not handed out yet belong to the next owner.
+        first_dropped: dict[Key, int] = {}
+        kept: deque[list[Message]] = deque()
+        rest = [self._buffer[self._index :]] if self._index < len(self._buffer) else []
+        for chunk in rest + list(self._chunks):
+            tp = (chunk[0].topic, chunk[0].partition)
+            if tp in partitions:
+                first_dropped.setdefault(tp, chunk[0].offset)
+            else:
+                kept.append(chunk)
+        self._buffer, self._index = [], 0
+        self._chunks, self._chunked = kept, sum(len(c) for c in kept)
+        for tp, offset in first_dropped.items():
+            self._progress.withdraw(tp, offset)
+        workers = self._workers
+        if workers is not None:
+            workers.stop(partitions)
+        if not await self._progress.settle(lambda: self._busy(partitions), self._revoke_timeout):
+            log.warning(
+                "%s: messages of %s still in flight after %gs; they go to the next owner",
+                self.group, describe_keys(partitions), self._revoke_timeout,
+            )
+        if workers is not None:
+            await workers.cancel_stragglers(partitions)
+
+    async def _on_revoked(self, revoked: set[Key]) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        try:
+            await self._release(revoked)
+            await self._progress.commit(consumer, only=revoked)
+        finally:
+            self._revoking -= revoked
+        self._progress.forget(revoked)
+        if self._flow is not None:
+            self._flow.forget(revoked)
+        msg = self._pending
+        if msg is not None and (msg.topic, msg.partition) in revoked:
+            self._pending = None
+        batch = self._pending_batch
+        if batch is not None and (batch[0].topic, batch[0].partition) in revoked:
+            self._pending_batch = None
+
+    async def _on_assigned(self, assigned: set[Key]) -> None:
+        self._assignments += 1
+        consumer = self._consumer
+        if consumer is not None:
+            await self._positions.on_assigned(consumer, assigned)
+
+
+class _Rebalance:
+    """The stream's :class:`.port.RebalanceListener`."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: MessageStream) -> None:
+        self._stream = stream
+
+    async def on_revoked(self, partitions: set[Key]) -> None:
+        await self._stream._on_revoked(partitions)
+
+    async def on_assigned(self, partitions: set[Key]) -> None:
+        await self._stream._on_assigned(partitions)

@@ -1,0 +1,161 @@
+"""Every use of a dependency's private names, in one place.
+
+streamline reaches into aiokafka where its public API has no way to do something fast or at
+all; each such use is here, with the shape it expects checked, and
+``tests/unit/test_internals.py`` fails loudly when an aiokafka release changes that shape.
+
+- the consumer's fetcher builds records as :class:`~streamline.Message` directly
+  (``Fetcher._records``, ``PartitionRecords._consumer_record``): re-labelling afterwards costs
+  ~8 % of consume throughput; on another shape the stream re-labels instead;
+- fresh partition metadata for topics not assigned yet (``client._client.fetch_all_metadata``;
+  the public ``consumer.topics()`` returns names only, ``partitions_for_topic`` a cache);
+- decoding a group member's assignment (``aiokafka.coordinator.protocol``);
+- the partition assignors (``aiokafka.coordinator.assignors``);
+- failing a stopping producer's queued batches (``_message_accumulator``: aiokafka's ``stop()``
+  waits for them without a limit);
+- DeleteGroups (``AIOKafkaAdminClient._send_request_to_node``: the admin client has no call for it);
+- watchfiles' ``RustNotify`` (``_follow/watch.py``): ``awatch`` is an async generator with one
+  timeout for its whole life, while the follower waits with a different timeout per call.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+#: ``assignor=`` names and the aiokafka classes behind them.
+ASSIGNORS = ("range", "roundrobin", "sticky")
+
+
+def assignor_classes(names: Sequence[str]) -> tuple[type, ...]:
+    """aiokafka's partition assignors for ``names`` (each one of :data:`ASSIGNORS`)."""
+    from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+    from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+    from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
+
+    classes: dict[str, type] = {
+        "range": RangePartitionAssignor,
+        "roundrobin": RoundRobinPartitionAssignor,
+        "sticky": StickyPartitionAssignor,
+    }
+    return tuple(classes[name] for name in names)
+
+
+async def fetch_partitions(client_owner: Any, topics: Sequence[str]) -> dict[str, set[int]]:
+    """Fresh partition sets for ``topics`` (empty for a topic the cluster does not have yet).
+
+    ``client_owner`` is an aiokafka consumer or producer; this asks the cluster, not the cache.
+    """
+    cluster = await client_owner._client.fetch_all_metadata()
+    return {t: set(cluster.partitions_for_topic(t) or ()) for t in topics}
+
+
+def decode_member_assignment(data: bytes) -> list[tuple[str, int]]:
+    """The ``(topic, partition)`` pairs of a group member's assignment as DescribeGroups returns it."""
+    from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+
+    decoded = ConsumerProtocolMemberAssignment.decode(data)
+    return [(tp.topic, tp.partition) for tp in decoded.partitions()]
+
+
+def build_records_as(consumer: Any, cls: type) -> bool:
+    """Have a started consumer's fetcher build every record it parses as ``cls`` (a subclass
+    of aiokafka's ``ConsumerRecord`` with the same fields) instead of ``ConsumerRecord``.
+
+    aiokafka builds each record in ``PartitionRecords._consumer_record(tp, record)``, looked
+    up on the instance for every record; the fetcher keeps one ``PartitionRecords`` per
+    partition in ``Fetcher._records``. Giving each new one our builder as an instance attribute
+    makes the records ``Message`` from the start — re-labelling them afterwards costs ~8% of
+    consume throughput — and touches nothing outside this consumer (no global patch).
+    aiokafka 0.11–0.14 share that shape; on anything else this returns False, changes nothing,
+    and the caller re-labels.
+    """
+    fetcher = getattr(consumer, "_fetcher", None)
+    records = getattr(fetcher, "_records", None)
+    if type(records) is not OrderedDict or not _builds_per_instance():
+        return False
+    building = _BuildingRecords(record_builder(cls))
+    building.update(records)
+    fetcher._records = building  # type: ignore[union-attr]
+    return True
+
+
+def record_builder(cls: type) -> Callable[[Any, Any], Any]:
+    """``build(tp, record)``: what aiokafka's ``PartitionRecords._consumer_record`` does
+    without deserializers (streamline sets none), building ``cls``."""
+
+    def build(tp: Any, record: Any) -> Any:
+        key = record.key
+        value = record.value
+        return cls(
+            tp.topic, tp.partition, record.offset, record.timestamp, record.timestamp_type,
+            key, value, record.checksum, -1 if key is None else len(key),
+            -1 if value is None else len(value), tuple(record.headers),
+        )
+
+    return build
+
+
+class _BuildingRecords(OrderedDict):  # type: ignore[type-arg]
+    """The fetcher's per-partition results; hands each new one the record builder."""
+
+    def __init__(self, build: Callable[[Any, Any], Any]) -> None:
+        super().__init__()
+        self._build = build
+
+    def __setitem__(self, tp: Any, result: Any) -> None:
+        partition_records = getattr(result, "_partition_records", None)  # a FetchError has none
+        if partition_records is not None:
+            partition_records._consumer_record = self._build
+        super().__setitem__(tp, result)
+
+
+def _builds_per_instance() -> bool:
+    from aiokafka.consumer import fetcher
+
+    records = getattr(fetcher, "PartitionRecords", None)
+    build = getattr(getattr(records, "_consumer_record", None), "__code__", None)
+    unpack = getattr(getattr(records, "_unpack_records", None), "__code__", None)
+    return (
+        build is not None and unpack is not None
+        and build.co_varnames[:3] == ("self", "tp", "record")
+        and "_consumer_record" in unpack.co_names
+    )
+
+
+
+
+
+def fail_queued_batches(producer: Any, error: BaseException) -> None:
+    """Fail every batch an aiokafka producer still holds (queued or in flight) with ``error``."""
+    import asyncio
+
+    accumulator = getattr(producer, "_message_accumulator", None)
+    if accumulator is None:
+        return
+    batches = [b for queue in accumulator._batches.values() for b in queue]
+    batches += list(accumulator._pending_batches)
+    accumulator.fail_all(error)
+    for batch in batches:  # failed on purpose: asyncio must not report them as forgotten
+        for future in (getattr(batch, "future", None), getattr(batch, "_drain_waiter", None)):
+            if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+                future.exception()
+
+
+async def send_delete_groups(admin: Any, group: str) -> dict[str, int]:
+    """DeleteGroups for one group, sent to its coordinator: the error code per group id."""
+    from aiokafka.protocol.admin import DeleteGroupsRequest
+
+    node = await admin.find_coordinator(group)
+    response = await admin._send_request_to_node(node, DeleteGroupsRequest([group]))
+    return {entry["group_id"]: entry["error_code"] for entry in response.to_object()["results"]}
+
+
+def rust_notify() -> Any:
+    """watchfiles' ``RustNotify`` class, or None when watchfiles is not importable."""
+    try:
+        from watchfiles._rust_notify import RustNotify
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    return RustNotify
