@@ -199,7 +199,7 @@ class Checkpoints:
                     f"checkpoint directory {self.directory} is not usable: {_reason(exc)}"
                 ) from None
             log.warning(
-                "streamline: warning: checkpoint directory %s is not usable (%s); shipping anyway, "
+                "checkpoint directory %s is not usable (%s); shipping anyway, "
                 "saves are retried, and a restart may repeat lines until they succeed",
                 self.directory,
                 _reason(exc),
@@ -254,7 +254,7 @@ class Checkpoints:
             raise CheckpointError(self._lost) from None
         if had_lock:
             log.warning(
-                "streamline: warning: checkpoint directory %s was removed or replaced; locked it again",
+                "checkpoint directory %s was removed or replaced; locked it again",
                 self.directory,
             )
 
@@ -425,7 +425,7 @@ class Checkpoints:
         if now - self._last_failure_log >= FAILURE_LOG_INTERVAL:
             self._last_failure_log = now
             log.warning(
-                "streamline: warning: saving checkpoints to %s failed (%s); still shipping, retrying "
+                "saving checkpoints to %s failed (%s); still shipping, retrying "
                 "every %gs (a restart now would repeat lines, not lose them)",
                 self.path,
                 self.last_error,

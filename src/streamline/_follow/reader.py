@@ -207,7 +207,7 @@ class Reader:
         message = f"{path}: {problem}"
         self.warnings.append(message)
         self.stats.warnings += 1
-        log.warning("streamline: warning: %s", message)
+        log.warning("%s", message)
 
     # -- reading ---------------------------------------------------------------------------
     async def next_batch(self) -> LineBatch | None:
