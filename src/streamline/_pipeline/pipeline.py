@@ -18,6 +18,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from .. import _metrics
+from .._backoff import backoff
 from .._cleanup import finish
 from .._errors import ConfigurationError, StreamlineError
 from .._validation import check_number
@@ -257,7 +258,7 @@ class Pipeline:
             limiter.release()
 
     async def _backoff(self, attempt: int, sink: Any, exc: BaseException) -> None:
-        delay = min(self.max_retry_backoff, self.retry_backoff * 2 ** min(attempt - 1, 16))
+        delay = backoff(attempt, base=self.retry_backoff, cap=self.max_retry_backoff)
         if attempt == 1 or math.log2(attempt).is_integer():
             log.warning("delivery to %s failed (%s); retrying every %.1fs until it succeeds", sink.name, exc, delay)
         await anyio.sleep(delay)

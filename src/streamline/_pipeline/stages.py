@@ -8,6 +8,7 @@ from typing import Any
 
 import anyio
 
+from .._backoff import backoff
 from .batch import Batch, NoOrigin
 from .errors import OnError, StageError, describe, original_bytes
 from .stats import PipelineStats
@@ -20,6 +21,10 @@ class DeadLetter:
     ``streamline.stage`` and the origin (``streamline.origin.file``/``.offset`` or
     ``streamline.origin.topic``/``.partition``/``.offset``).
     """
+
+    #: Backoff while Kafka refuses the dead letter (it waits, never drops): base and cap, seconds.
+    retry_backoff = 0.1
+    max_retry_backoff = 5.0
 
     def __init__(self, producer: Any, topic: str) -> None:
         self.producer = producer
@@ -37,7 +42,7 @@ class DeadLetter:
                 if not getattr(exc, "retriable", False):
                     raise
                 attempt += 1
-                await anyio.sleep(min(5.0, 0.1 * 2**attempt))  # Kafka is down: wait, never drop
+                await anyio.sleep(backoff(attempt, base=self.retry_backoff, cap=self.max_retry_backoff))
 
 
 class Stage:
