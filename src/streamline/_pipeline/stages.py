@@ -53,7 +53,7 @@ class Stage:
 
     A plain (``def``) function runs off the event loop, in a worker thread, once per batch
     (``thread=True``, the default for synchronous functions): a CPU-heavy stage cannot starve
-    the consumer's heartbeats and fetches. The hop costs a few microseconds per batch; pass
+    the consumer's heartbeats and fetches. The hop costs tens to hundreds of microseconds per batch (more on a loaded machine): pass
     ``thread=False`` for trivial functions on tiny batches, or for functions that must run on
     the event loop's thread. ``async def`` functions always run on the loop.
 
