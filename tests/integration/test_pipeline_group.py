@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import anyio
-import pytest
 
 from streamline import GroupAdmin, GroupError, Pipeline, Producer, Stage, consume
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeAlias, TypeVar, Union
 
 import anyio
 import anyio.to_thread
@@ -14,6 +14,17 @@ from .._errors import ConfigurationError
 from .batch import Batch, NoOrigin
 from .errors import OnError, StageError, describe, original_bytes
 from .stats import PipelineStats
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+#: What a stage function may return for one value: a value, ``None`` (drop it) or a list (fan out).
+# typing.Union: subscripting a ``X | Y`` alias that holds type variables needs Python 3.11.
+StageResult: TypeAlias = Union[Out, list[Out], None]  # noqa: UP007
+#: A stage function: ``def`` or ``async def`` of one value (or of the batch's list with ``batch=True``).
+StageFunction: TypeAlias = Union[  # noqa: UP007
+    Callable[[In], StageResult[Out]], Callable[[In], Awaitable[StageResult[Out]]]
+]
 
 
 class DeadLetter:
@@ -47,7 +58,7 @@ class DeadLetter:
                 await anyio.sleep(backoff(attempt, base=self.retry_backoff, cap=self.max_retry_backoff))
 
 
-class Stage:
+class Stage(Generic[In, Out]):
     """A function applied to each value: return a value, ``None`` to drop it (it is acknowledged),
     or a list to fan out. ``batch=True`` passes the whole list of values instead.
 
@@ -57,12 +68,17 @@ class Stage:
     ``thread=False`` for trivial functions on tiny batches, or for functions that must run on
     the event loop's thread. ``async def`` functions always run on the loop.
 
+    Typed by its function: ``Stage(parse)`` with ``def parse(line: bytes) -> dict | None`` is a
+    ``Stage[bytes, dict]``.
+
     >>> Stage(parse_line, name="parse", on_error=OnError(retries=2, then="skip"))  # doctest: +SKIP
     """
 
+    fn: StageFunction[In, Out]
+
     def __init__(
         self,
-        fn: Callable[[Any], Any],
+        fn: StageFunction[In, Out],
         *,
         name: str | None = None,
         on_error: OnError | None = None,
@@ -91,7 +107,7 @@ class Stage:
     async def _call(self, value: Any) -> Any:
         if self.thread:
             return await anyio.to_thread.run_sync(self.fn, value)
-        result = self.fn(value)
+        result: Any = self.fn(value)
         return await result if self._is_async else result
 
     async def _retry(self, value: Any, first_error: Exception) -> tuple[bool, Any, Exception]:
@@ -113,7 +129,8 @@ class Stage:
             return await self._process_whole(batch, stats, dead_letter)
         if self.thread:
             return await self._process_in_thread(batch, stats, dead_letter)
-        fn, is_async = self.fn, self._is_async
+        fn: Any = self.fn  # per value: the result is awaited only when the function is async
+        is_async = self._is_async
         out: list[Any] = []
         index: list[int] = []
         source_index = batch.index
@@ -177,7 +194,7 @@ class Stage:
 
     def _apply_from(self, values: list[Any], start: int) -> tuple[list[Any], Exception | None]:
         """In the worker thread: results for ``values[start:]`` up to the first failure."""
-        fn = self.fn
+        fn: Any = self.fn
         results: list[Any] = []
         append = results.append
         try:
@@ -232,6 +249,6 @@ class Stage:
         )
 
 
-def as_stage(obj: Any) -> Stage:
+def as_stage(obj: Stage[Any, Any] | StageFunction[Any, Any]) -> Stage[Any, Any]:
     """A :class:`Stage` as is, or a plain function wrapped in one."""
     return obj if isinstance(obj, Stage) else Stage(obj)
