@@ -16,8 +16,8 @@ GOOD = """
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
 
-from streamline import Batch, OnError, Pipeline, Stage
-from streamline._pipeline import Sink
+from streamline import Batch, OnError, Pipeline, Sink, Stage
+
 
 
 def parse(line: bytes) -> dict[str, str] | None:
