@@ -152,11 +152,9 @@ async def test_retry_with_backoff_then_skip() -> None:
     stage = Stage(flaky, on_error=OnError(retries=3, backoff=0.05, max_backoff=0.2, then="skip"))
     stats = await Pipeline(values(1, 2, 3), stage, to=got.extend).run()
     assert got == [1, 3] and stats.skipped == 1
-    times = attempts[2]
-    assert len(times) == 4  # first try + 3 retries
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    assert all(g >= 0.03 for g in gaps)  # never a tight loop
-    assert gaps[1] > gaps[0] * 1.3  # and it backs off
+    assert len(attempts[2]) == 4  # first try + 3 retries
+    # The waits between attempts (jittered, doubling, capped) are checked exactly, without
+    # timing, in test_retry_backoff.py.
 
 
 async def test_stop_policy_fails_the_pipeline_with_one_line() -> None:

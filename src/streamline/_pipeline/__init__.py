@@ -4,8 +4,9 @@ end-to-end acknowledgements, bounded channels, retries, dead letters and gracefu
 from .batch import AckToken, Batch
 from .errors import OnError, StageError
 from .pipeline import Pipeline, PipelineError
-from .sinks import CallableSink, Sink, TopicSink, to_topic
-from .stages import DeadLetter, Stage
+from .sinks import CallableSink, Sink, SinkLike, TopicSink, to_topic
+from .sources import PipelineSource
+from .stages import DeadLetter, Stage, StageFunction, StageResult
 from .stats import PipelineStats
 
 __all__ = [
@@ -16,10 +17,14 @@ __all__ = [
     "OnError",
     "Pipeline",
     "PipelineError",
+    "PipelineSource",
     "PipelineStats",
     "Sink",
+    "SinkLike",
     "Stage",
     "StageError",
+    "StageFunction",
+    "StageResult",
     "TopicSink",
     "to_topic",
 ]

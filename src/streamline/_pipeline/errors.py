@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .._backoff import backoff
 from .._errors import ConfigurationError, StreamlineError
 
 Then = Literal["dead_letter", "skip", "stop"]
@@ -50,9 +50,9 @@ class OnError:
         check_number("max_backoff", self.max_backoff, minimum=self.backoff)
 
     def delay(self, attempt: int) -> float:
-        """Seconds to wait before retry number ``attempt`` (1-based), with ±20 % jitter."""
-        base: float = min(self.max_backoff, self.backoff * (2 ** (attempt - 1)))
-        return base * random.uniform(0.8, 1.2)
+        """Seconds to wait before retry number ``attempt`` (1-based): the one jittered
+        :func:`~streamline._backoff.backoff`."""
+        return backoff(attempt, base=self.backoff, cap=self.max_backoff)
 
 
 def describe(exc: BaseException) -> str:

@@ -18,13 +18,14 @@ import anyio
 from anyio.abc import TaskGroup
 
 from .. import _metrics
+from .._backoff import backoff
 from .._cleanup import finish
 from .._errors import ConfigurationError, StreamlineError
 from .._validation import check_number
 from .batch import Batch
-from .sinks import as_sink
-from .sources import Source
-from .stages import DeadLetter, Stage, as_stage
+from .sinks import Sink, SinkLike, as_sink
+from .sources import PipelineSource, Source
+from .stages import DeadLetter, Stage, StageFunction, as_stage
 from .stats import PipelineStats
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -54,9 +55,9 @@ class Pipeline:
 
     def __init__(
         self,
-        source: Any,
-        *stages: Any,
-        to: Any,
+        source: PipelineSource,
+        *stages: Stage[Any, Any] | StageFunction[Any, Any],
+        to: SinkLike | Sequence[SinkLike],
         dead_letter: DeadLetter | None = None,
         capacity: int = 4,
         max_in_flight: int = 16,
@@ -73,11 +74,11 @@ class Pipeline:
         check_number("max_retry_backoff", max_retry_backoff, minimum=retry_backoff)
         check_number("tick_interval", tick_interval, above=0)
         self.source = Source(source)
-        self.stages: list[Stage] = [as_stage(s) for s in stages]
-        sinks: Sequence[Any] = to if isinstance(to, (list, tuple)) else [to]
+        self.stages: list[Stage[Any, Any]] = [as_stage(s) for s in stages]
+        sinks: Sequence[SinkLike] = to if isinstance(to, (list, tuple)) else [to]  # type: ignore[list-item]
         if not sinks:
             raise ConfigurationError("a pipeline needs at least one sink")
-        self.sinks = [as_sink(s) for s in sinks]
+        self.sinks: list[Sink] = [as_sink(s) for s in sinks]
         for stage in self.stages:
             if stage.on_error.then == "dead_letter" and dead_letter is None:
                 if stage.on_error.dead_letter_topic is None:
@@ -184,7 +185,7 @@ class Pipeline:
                     self.stats.bytes += batch.size
                     await send.send(batch)
 
-    async def _run_stage(self, stage: Stage, receive: Any, send: Any, dead_letter: Any) -> None:
+    async def _run_stage(self, stage: Stage[Any, Any], receive: Any, send: Any, dead_letter: Any) -> None:
         async with receive, send:
             async for batch in receive:
                 writer = dead_letter.for_stage(stage) if isinstance(dead_letter, _PerStageDeadLetter) else dead_letter
@@ -257,7 +258,7 @@ class Pipeline:
             limiter.release()
 
     async def _backoff(self, attempt: int, sink: Any, exc: BaseException) -> None:
-        delay = min(self.max_retry_backoff, self.retry_backoff * 2 ** min(attempt - 1, 16))
+        delay = backoff(attempt, base=self.retry_backoff, cap=self.max_retry_backoff)
         if attempt == 1 or math.log2(attempt).is_integer():
             log.warning("delivery to %s failed (%s); retrying every %.1fs until it succeeds", sink.name, exc, delay)
         await anyio.sleep(delay)
@@ -320,7 +321,7 @@ class _PerStageDeadLetter:
         self.producer = producer
         self._writers: dict[str, DeadLetter] = {}
 
-    def for_stage(self, stage: Stage) -> DeadLetter | None:
+    def for_stage(self, stage: Stage[Any, Any]) -> DeadLetter | None:
         topic = stage.on_error.dead_letter_topic
         if topic is None:
             return None

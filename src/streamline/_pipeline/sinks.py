@@ -5,22 +5,34 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias, Union, cast, runtime_checkable
 
 from .._models import Message, Record
 from .batch import Batch
 
 
+@runtime_checkable
 class Sink(Protocol):
     """Takes a batch; returns an awaitable that completes when the batch is durably delivered.
 
     ``submit`` may wait (that is backpressure); the returned awaitable raising an exception with
     ``retriable = True`` makes the pipeline submit the batch again after a backoff.
+
+    >>> class Printer:  # doctest: +SKIP
+    ...     name = "printer"
+    ...     async def submit(self, batch: Batch) -> Awaitable[None]:
+    ...         print(batch.values)
+    ...         return asyncio.sleep(0)
     """
 
     name: str
 
     async def submit(self, batch: Batch) -> Awaitable[Any]: ...
+
+
+#: What ``Pipeline(to=...)`` takes: a :class:`Sink`, or a function (``def`` or ``async def``)
+#: called with each batch's list of values (wrapped in :class:`CallableSink`).
+SinkLike: TypeAlias = Union[Sink, Callable[[list[Any]], object]]  # noqa: UP007
 
 
 class TopicSink:
@@ -97,9 +109,9 @@ class TopicDelivery:
 class CallableSink:
     """Hand each batch's values to ``fn(values)`` (sync or async); delivered when it returns."""
 
-    def __init__(self, fn: Callable[[list[Any]], Any], *, name: str | None = None) -> None:
+    def __init__(self, fn: Callable[[list[Any]], object], *, name: str | None = None) -> None:
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", "callable")
+        self.name: str = name or str(getattr(fn, "__name__", "callable"))
 
     async def submit(self, batch: Batch) -> Awaitable[Any]:
         result = self.fn(batch.values)
@@ -126,10 +138,10 @@ def to_topic(
     return TopicSink(producer, topic, key=key, where=where)
 
 
-def as_sink(obj: Any) -> Any:
+def as_sink(obj: SinkLike) -> Sink:
     """A sink as is, or an async/sync callable of a list of values wrapped in :class:`CallableSink`."""
     if hasattr(obj, "submit"):
-        return obj
+        return cast(Sink, obj)
     if callable(obj):
         return CallableSink(obj)
     raise TypeError(f"a sink must have submit() or be callable (got {type(obj).__name__})")

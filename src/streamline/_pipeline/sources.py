@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from typing import Any, TypeAlias
 
 from .._cleanup import finish
 from .batch import AckToken, Batch, FileOrigin, KafkaOrigin, NoOrigin, Origin
@@ -40,13 +40,19 @@ class _LazyKafkaOrigin(KafkaOrigin):
         return super().headers(index)
 
 
+#: What a pipeline reads: ``follow(...)`` (lines), ``consume(..., ack="manual")`` (messages) or
+#: any async iterable of values or of lists of values (each list is one batch). Follower and
+#: MessageStream are async iterables themselves; they are read batch by batch with acknowledgements.
+PipelineSource: TypeAlias = AsyncIterable[Any]
+
+
 class Source:
     """Adapter: open/close the underlying object and yield :class:`Batch` objects."""
 
-    def __init__(self, obj: Any) -> None:
-        self.obj = obj
+    def __init__(self, obj: PipelineSource) -> None:
+        self.obj: Any = obj
         self.kind = _kind(obj)
-        if self.kind == "stream" and obj.group is not None and getattr(obj, "ack_mode", "manual") != "manual":
+        if self.kind == "stream" and getattr(obj, "group", None) is not None and getattr(obj, "ack_mode", "manual") != "manual":
             from .._errors import ConfigurationError
 
             raise ConfigurationError(
