@@ -173,3 +173,61 @@ async def test_a_failed_batch_counts_its_records_as_delivery_errors() -> None:
     assert value(text, "streamline_delivery_errors_total", topic="t") == 5
     assert value(text, "streamline_produced_records_total", topic="t") == 4
     assert "streamline_producer_in_flight_batches" in samples(text)
+
+
+async def test_a_second_member_rebalances_the_first_and_an_idle_member_is_ready(kafka_bootstrap, new_topic) -> None:
+    from streamline._metrics import consumer_ready
+
+    topic, group = new_topic(partitions=1), f"g-{time.time_ns()}"
+
+    async def handler(msg: object) -> None:
+        pass
+
+    options = {"bootstrap_servers": kafka_bootstrap, "group": group, "session_timeout": 6.0, "revoke_timeout": 2.0}
+    async with consume(topic, **options) as first:  # type: ignore[arg-type]
+
+        async def with_first() -> None:
+            await until(lambda: first.assignment() == {(topic, 0)}, "the first member assigned")
+            assert consumer_ready(first) == (True, "consumer has partitions")
+            async with consume(topic, **options) as second:  # type: ignore[arg-type]
+
+                async def with_both() -> None:
+                    def settled() -> bool:
+                        owners = [s for s in (first, second) if s.assignment()]
+                        return len(owners) == 1 and first.joined and second.joined and first.rebalances >= 1
+
+                    await until(settled, "one owner and one idle member after the rebalance")
+                    idle = second if first.assignment() else first
+                    assert consumer_ready(idle) == (
+                        True, "consumer joined its group and was given no partitions (idle)"
+                    )
+                    text = scrape()
+                    assert value(text, "streamline_consumer_assigned_partitions", group=group) == 1
+                    assignments = value(text, "streamline_consumer_assignments_total", group=group)
+                    assert assignments is not None and assignments >= 3  # first twice, second once
+                    revocations = value(text, "streamline_consumer_revocations_total", group=group)
+                    assert revocations is not None and revocations >= 1
+                    assert value(text, "streamline_consumer_rebalances_total", group=group) == (
+                        first.rebalances + second.rebalances
+                    )
+
+                await running(second.run(handler), with_both)
+
+        await running(first.run(handler), with_first)
+
+
+def test_readiness_reads_the_stream_as_it_is_now() -> None:
+    from streamline._metrics import consumer_ready
+
+    class Joining:
+        group = "g"
+        _consumer = object()
+        joined = False
+
+        def assignment(self) -> set[tuple[str, int]]:
+            return set()
+
+    stream = Joining()
+    assert consumer_ready(stream) == (False, "consumer joining its group")
+    stream.joined = True
+    assert consumer_ready(stream) == (True, "consumer joined its group and was given no partitions (idle)")
