@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -123,6 +124,9 @@ class Producer:
         self._delivery_timeout = delivery_timeout
         self._producer: Any = None
         self._keyless_turn = 0
+        # Read by the metrics endpoint at scrape time; updated once per batch answered.
+        self._delivered: dict[str, list[int]] = {}  # topic -> [records, bytes, failed records]
+        self._in_flight = 0  # batches sent and not answered yet
 
     def __repr__(self) -> str:
         return (
@@ -148,6 +152,7 @@ class Producer:
             else:
                 self._options = options
                 self._producer = producer
+                _metrics.track(self)
                 return
         producer = _client.new_producer(self.connection, **self._options)
         await _client.start_bounded(producer, self.connection)
@@ -171,7 +176,10 @@ class Producer:
             timeout = self._delivery_timeout
         else:
             check_number("timeout", timeout, minimum=0)
-        await finish(_client.stop_producer(producer, timeout))
+        try:
+            await finish(_client.stop_producer(producer, timeout))
+        finally:
+            _metrics.retire_producer(self)
 
     async def flush(self) -> None:
         """Wait until every buffered record has been sent."""
@@ -244,7 +252,11 @@ class Producer:
             )
             md = await future
         except KafkaError as exc:
+            self._count(topic)[2] += 1
             raise self._delivery_error(topic, exc) from None
+        row = self._count(topic)
+        row[0] += 1
+        row[1] += size
         if md is None:  # acks=0: the broker sends no answer, so there is no offset to report
             return RecordMetadata(topic, partition, -1, -1)
         return RecordMetadata(md.topic, md.partition, md.offset, md.timestamp)
@@ -443,12 +455,44 @@ class Producer:
             )
         # A closed batch is complete: the sender takes it at once instead of lingering linger_ms
         # for records that will never come (and send() cannot append to it).
+        records, size = batch.record_count(), batch.size()
         batch.close()
         future = await producer.send_batch(batch, topic, partition=partition)
-        # Whoever awaits the Delivery sees a failure; if nobody does (a stopped pipeline), asyncio
-        # must not print "Future exception was never retrieved".
-        future.add_done_callback(_retrieve)
+        self._in_flight += 1
+        future.add_done_callback(partial(self._answered, topic, records, size))
         return future
+
+    def _answered(self, topic: str, records: int, size: int, future: asyncio.Future[Any]) -> None:
+        """A batch got its answer: count it for the metrics endpoint."""
+        self._in_flight -= 1
+        row = self._count(topic)
+        # Whoever awaits the Delivery sees a failure; if nobody does (a stopped pipeline), asyncio
+        # must not print "Future exception was never retrieved" (hence exception() here).
+        if future.cancelled() or future.exception() is not None:
+            row[2] += records
+        else:
+            row[0] += records
+            row[1] += size
+
+    def _count(self, topic: str) -> list[int]:
+        row = self._delivered.get(topic)
+        if row is None:
+            row = self._delivered[topic] = [0, 0, 0]
+        return row
+
+    def metrics(self) -> dict[str, Any]:
+        """Figures for the metrics endpoint: ``topics`` maps a topic to ``[records, bytes,
+        failed records]`` answered since the last stop; ``in_flight`` counts unanswered batches.
+
+        >>> producer.metrics()["topics"]["logs"]  # doctest: +SKIP
+        [1000, 51234, 0]
+        """
+        return {"topics": {t: list(row) for t, row in dict(self._delivered).items()}, "in_flight": self._in_flight}
+
+    def take_metrics(self) -> dict[str, list[int]]:
+        """Hand the per-topic counters over (to the registry, at stop) and start again from 0."""
+        taken, self._delivered = self._delivered, {}
+        return taken
 
     def _delivery_error(self, topic: str, exc: KafkaError) -> DeliveryError:
         if isinstance(exc, KafkaTimeoutError):
@@ -543,11 +587,6 @@ class Delivery:
             unacknowledged=unacknowledged,
             partitions=sorted(partitions),
         )
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 def _first(pair: tuple[int, Any]) -> int:

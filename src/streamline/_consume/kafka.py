@@ -74,6 +74,14 @@ class KafkaConsumer:
     def assignment(self) -> set[Key]:
         return set(self._consumer.assignment())
 
+    def highwater(self, partition: Key) -> int | None:
+        """The partition's log end offset as of the last fetch (None before one)."""
+        try:
+            end: int | None = self._consumer.highwater(TopicPartition(*partition))
+        except (IllegalStateError, AssertionError, AttributeError):  # not assigned (any more)
+            return None
+        return end
+
     async def partitions_for(self, topics: Sequence[str]) -> dict[str, set[int]]:
         try:
             return await _client.bounded(

@@ -135,6 +135,11 @@ class Progress:
                 offsets[tp] = position
         return offsets
 
+    @property
+    def committed(self) -> dict[Key, int]:
+        """The offset last committed per owned partition (after the broker accepted it)."""
+        return dict(self._committed)
+
     async def commit(self, consumer: Committer, *, only: Iterable[Key] | None = None) -> None:
         """Commit what is processed and not committed yet, for partitions ``consumer`` owns.
 

@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import datetime
 from itertools import islice
+from operator import attrgetter
 from types import TracebackType
 from typing import Any
 
@@ -31,6 +32,7 @@ import anyio
 from .._backoff import backoff
 from .._config import ConnectionConfig
 from .._errors import BrokerUnavailableError, ConfigurationError, StreamlineError
+from .._metrics import registry as _metrics
 from .._models import Message
 from .._pipeline.errors import OnError
 from .._validation import check_number
@@ -116,6 +118,14 @@ class MessageStream:
         self._unreachable_since: float | None = None
         self._probe_failures = 0
         self._assignments = 0
+        self._revocations = 0
+        # Figures read by the metrics endpoint at scrape time (one dict update per fetched batch).
+        self._fetched: dict[Key, int] = {}  # next offset after the last fetched message
+        self._consumed: dict[Key, int] = {}  # messages fetched and handed to the stream
+        self._consumed_bytes = 0  # their value bytes
+        self._handler_seconds = _metrics.Histogram()  # one observation per run() handler call
+        self._failed = [0, 0]  # skipped, dead-lettered by policies that are closed
+        self._run_failures: FailurePolicy | None = None
         self._entered = False
         self._closed = False
 
@@ -162,6 +172,7 @@ class MessageStream:
             await self._close()
             raise
         self._next_commit = time.monotonic() + self._commit_interval
+        _metrics.track(self, "consumer")
         return self
 
     async def __aexit__(
@@ -196,7 +207,10 @@ class MessageStream:
         finally:
             self._consumer = None
             if self._failures is not None:
+                self._count_failures(self._failures)
                 await self._failures.aclose()
+                self._failures = None
+            _metrics.retire_consumer(self)
             self._buffer, self._index = [], 0
             self._chunks.clear()
             self._chunked = 0
@@ -224,6 +238,51 @@ class MessageStream:
         """Seconds since the cluster stopped answering (None while it answers)."""
         since = self._unreachable_since
         return None if since is None else time.monotonic() - since
+
+    @property
+    def joined(self) -> bool:
+        """True once the group gave this member its first assignment (possibly an empty one)."""
+        return self._assignments > 0
+
+    # -- figures for the metrics endpoint (read at scrape time, never on the hot path) ---------
+
+    def metrics(self) -> dict[str, Any]:
+        """The stream's figures as the metrics endpoint reports them.
+
+        ``partitions`` maps ``(topic, partition)`` to ``(consumed, position, log end or None,
+        committed or None)``; ``position`` is the offset after the last fetched message.
+
+        >>> stream.metrics()["partitions"][("logs", 0)]  # doctest: +SKIP
+        (1000, 1000, 1200, 990)
+        """
+        consumer = self._consumer
+        highwater = getattr(consumer, "highwater", None)
+        committed = self._progress.committed
+        positions = dict(self._fetched)
+        partitions: dict[Key, tuple[int, int | None, int | None, int | None]] = {}
+        for tp, count in dict(self._consumed).items():
+            position = positions.get(tp)
+            end = highwater(tp) if highwater is not None and position is not None else None
+            partitions[tp] = (count, position, end, committed.get(tp))
+        skipped, dead_lettered = self._failed
+        for policy in (self._failures, self._run_failures):
+            if policy is not None:
+                skipped += policy.skipped
+                dead_lettered += policy.dead_lettered
+        return {
+            "partitions": partitions,
+            "bytes": self._consumed_bytes,
+            "assignments": self._assignments,
+            "revocations": self._revocations,
+            "rebalances": self.rebalances,
+            "skipped": skipped,
+            "dead_lettered": dead_lettered,
+            "handler_seconds": self._handler_seconds,
+        }
+
+    def _count_failures(self, policy: FailurePolicy) -> None:
+        self._failed[0] += policy.skipped
+        self._failed[1] += policy.dead_lettered
 
     async def check_connection(self) -> None:
         """Ask the cluster about this stream's topics now; :class:`~streamline.BrokerUnavailableError`
@@ -462,8 +521,10 @@ class MessageStream:
         workers = PartitionWorkers(
             self._progress, self._flow, handler, concurrency=concurrency, batches=batches,
             pause_after=self._max_batch, auto=self._track_pending, failures=failures,
+            durations=self._handler_seconds,
         )
         self._workers = workers
+        self._run_failures = failures
         try:
             async with anyio.create_task_group() as tg:
                 workers.start(tg)
@@ -483,6 +544,8 @@ class MessageStream:
             raise
         finally:
             self._workers = None
+            self._run_failures = None
+            self._count_failures(failures)
             workers.abandon()  # what the workers did not finish is not in flight any more
             await failures.aclose()
 
@@ -528,6 +591,11 @@ class MessageStream:
         self._fetched_since_probe = True
         if self._unreachable_since is not None:
             self._reachable_again()
+        fetched, consumed, size = self._fetched, self._consumed, _value_size
+        for tp, batch in records.items():
+            fetched[tp] = batch[-1].offset + 1
+            consumed[tp] = consumed.get(tp, 0) + len(batch)
+            self._consumed_bytes += sum(map(size, batch))
         if self._track_acks:
             for tp, batch in records.items():
                 self._progress.deliver(tp, batch)
@@ -631,12 +699,15 @@ class MessageStream:
         consumer = self._consumer
         if consumer is None:
             return
+        self._revocations += 1
         try:
             await self._release(revoked)
             await self._progress.commit(consumer, only=revoked)
         finally:
             self._revoking -= revoked
         self._progress.forget(revoked)
+        for tp in revoked:
+            self._fetched.pop(tp, None)
         if self._flow is not None:
             self._flow.forget(revoked)
         msg = self._pending
@@ -651,6 +722,9 @@ class MessageStream:
         consumer = self._consumer
         if consumer is not None:
             await self._positions.on_assigned(consumer, assigned)
+
+
+_value_size = attrgetter("serialized_value_size")
 
 
 class _Rebalance:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -27,6 +28,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from .._metrics.registry import Histogram
 from .._models import Message
 from .failures import FailurePolicy
 from .port import Key
@@ -92,6 +94,7 @@ class PartitionWorkers:
         pause_after: int,
         auto: bool,
         failures: FailurePolicy,
+        durations: Histogram | None = None,
     ) -> None:
         self._progress = progress
         self._flow = flow
@@ -102,6 +105,8 @@ class PartitionWorkers:
         self._limit = anyio.Semaphore(concurrency)
         self._auto = auto
         self._failures = failures
+        #: One observation (seconds) per handler call, retries included.
+        self.durations = durations if durations is not None else Histogram()
         self._partitions: dict[Key, _Partition] = {}
         self._tg: Any = None
 
@@ -145,16 +150,28 @@ class PartitionWorkers:
             part.scope = None
             self._progress.notify()
 
+    async def _timed(self, call: Callable[[], Any]) -> None:
+        started = time.perf_counter()
+        try:
+            await call()
+        finally:
+            self.durations.observe(time.perf_counter() - started)
+
     async def _each(self, tp: Key, part: _Partition, chunk: list[Message]) -> None:
-        handler, auto, progress = self._handler, self._auto, self._progress
+        handler, auto, progress, observe = self._handler, self._auto, self._progress, self.durations.observe
+        clock = time.perf_counter
         for i, msg in enumerate(chunk):
             if part.stopping:
                 return
             part.handed = i + 1
+            started = clock()
             try:
                 await handler(msg)
             except Exception as exc:
-                await self._failures.handle(msg, exc, partial(handler, msg))
+                observe(clock() - started)
+                await self._failures.handle(msg, exc, partial(self._timed, partial(handler, msg)))
+            else:
+                observe(clock() - started)
             part.done = i + 1
             if auto:
                 progress.mark(tp, msg.offset + 1)
@@ -174,9 +191,9 @@ class PartitionWorkers:
                 await handler(chunk)
 
         try:
-            await call()
+            await self._timed(call)
         except Exception as exc:
-            await self._failures.handle(chunk, exc, call)
+            await self._failures.handle(chunk, exc, partial(self._timed, call))
         part.done = len(chunk)
         if self._auto:
             self._progress.mark(tp, chunk[-1].offset + 1)
@@ -185,27 +202,48 @@ class PartitionWorkers:
         """A synchronous handler: the rest of the batch in one thread hop; a failure comes back
         here for the failure policy, then the thread goes on with the message after it."""
         handler = self._handler
+        clock = time.perf_counter
+        durations = Histogram()  # this hop's own: threads of other partitions run meanwhile
 
         def rest() -> Exception | None:
+            observe = durations.observe
             for i in range(part.done, len(chunk)):
                 if part.stopping:
                     return None
                 part.handed = i + 1
+                started = clock()
                 try:
                     handler(chunk[i])
                 except Exception as exc:
+                    observe(clock() - started)
                     return exc
+                observe(clock() - started)
                 part.done = i + 1
             return None
 
+        def timed(msg: Message) -> None:
+            started = clock()
+            try:
+                handler(msg)
+            finally:
+                durations.observe(clock() - started)
+
         while part.done < len(chunk) and not part.stopping:
-            failed = await anyio.to_thread.run_sync(rest)
+            try:
+                failed = await anyio.to_thread.run_sync(rest)
+            finally:
+                self.durations.merge(durations)
+                durations.clear()
             if self._auto and part.done:
                 self._progress.mark(tp, chunk[part.done - 1].offset + 1)
             if failed is None:
                 continue
             msg = chunk[part.done]
-            await self._failures.handle(msg, failed, partial(anyio.to_thread.run_sync, handler, msg))
+            try:
+                await self._failures.handle(msg, failed, partial(anyio.to_thread.run_sync, timed, msg))
+            finally:
+                self.durations.merge(durations)
+                durations.clear()
             part.done += 1
             if self._auto:
                 self._progress.mark(tp, msg.offset + 1)

@@ -25,6 +25,8 @@ from .registry import (
     record_rebalance,
     record_revoked,
     record_skipped,
+    retire_consumer,
+    retire_producer,
     timed_handler,
     track,
 )
@@ -54,6 +56,8 @@ __all__ = [
     "record_revoked",
     "record_skipped",
     "require_prometheus_client",
+    "retire_consumer",
+    "retire_producer",
     "serve_metrics",
     "timed_handler",
     "track",

@@ -19,7 +19,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from .registry import MAX_FILE_LABELS, REGISTRY, Registry
+from .registry import MAX_FILE_LABELS, REGISTRY, Events, Histogram, Registry, fold_consumer
 
 #: (stats field, metric name without ``_total``, help) of counters the pipelines keep.
 PIPELINE_COUNTERS = (
@@ -73,14 +73,27 @@ class StreamlineCollector(Collector):
 
     def _producers(self, reg: Registry) -> Iterator[Metric]:
         events = reg.events
-        connected = sum(1 for producer, _ in reg.live("producer") if producer_connected(producer))
+        producers = [producer for producer, _ in reg.live("producer")]
+        connected = sum(1 for producer in producers if producer_connected(producer))
         yield _gauge("streamline_producers_connected", "Producers started and not stopped.", connected)
-        yield _per_topic("streamline_produced_records", "Records acknowledged by the broker.", events.produced_records)
-        yield _per_topic("streamline_produced_bytes", "Bytes of records acknowledged by the broker.",
-                         events.produced_bytes)
+        records, size, errors = dict(events.produced_records), dict(events.produced_bytes), dict(events.delivery_errors)
+        in_flight = 0
+        for producer in producers:
+            figures = _producer_metrics(producer)
+            if figures is None:
+                continue
+            in_flight += figures["in_flight"]
+            for topic, (n, b, failed) in figures["topics"].items():
+                records[topic] = records.get(topic, 0) + n
+                size[topic] = size.get(topic, 0) + b
+                if failed:
+                    errors[topic] = errors.get(topic, 0) + failed
+        yield _per_topic("streamline_produced_records", "Records acknowledged by the broker.", records)
+        yield _per_topic("streamline_produced_bytes", "Bytes of record batches acknowledged by the broker.", size)
         yield _per_topic("streamline_delivery_retries", "Deliveries retried after a retriable error.",
                          events.delivery_retries)
-        yield _per_topic("streamline_delivery_errors", "Deliveries that failed for good.", events.delivery_errors)
+        yield _per_topic("streamline_delivery_errors", "Records whose delivery failed for good.", errors)
+        yield _gauge("streamline_producer_in_flight_batches", "Record batches sent and not answered yet.", in_flight)
 
     def _pipelines(self, reg: Registry) -> Iterator[Metric]:
         for field, name, doc in PIPELINE_COUNTERS:
@@ -106,13 +119,42 @@ class StreamlineCollector(Collector):
         yield from _per_file(follower_files(f for f, _ in followers))
 
     def _consumers(self, reg: Registry) -> Iterator[Metric]:
-        events = reg.events
+        # Streams still open are read now; closed ones were folded into a copy of the events.
+        events = Events(
+            consumed=dict(reg.events.consumed), positions=dict(reg.events.positions),
+            highwaters=dict(reg.events.highwaters), committed=dict(reg.events.committed),
+            consumed_bytes=dict(reg.events.consumed_bytes), assignments=dict(reg.events.assignments),
+            revocations=dict(reg.events.revocations), rebalances=dict(reg.events.rebalances),
+            dead_lettered=dict(reg.events.dead_lettered), skipped=dict(reg.events.skipped),
+            handler_seconds={g: _copy(h) for g, h in dict(reg.events.handler_seconds).items()},
+        )
+        assigned: dict[str, int] = {}
+        for stream, _ in reg.live("consumer"):
+            group = getattr(stream, "group", None) or ""
+            assigned[group] = assigned.get(group, 0) + len(_assignment(stream))
+            figures = _stream_metrics(stream)
+            if figures is None:
+                count = getattr(stream, "rebalances", None)  # a stream of another shape
+                if isinstance(count, int):
+                    events.rebalances[group] = events.rebalances.get(group, 0) + count
+                continue
+            fold_consumer(events, group, figures)
+            for (topic, partition), (_, position, end, committed) in figures["partitions"].items():
+                key = (group, topic, partition)
+                if position is not None:
+                    events.positions[key] = position
+                if end is not None:
+                    events.highwaters[key] = end
+                if committed is not None:
+                    events.committed[key] = committed
         group_topic_partition = ["group", "topic", "partition"]
-        consumed = CounterMetricFamily("streamline_consumer_messages", "Messages handed out by consumer streams.",
+        consumed = CounterMetricFamily("streamline_consumer_messages", "Messages fetched by consumer streams.",
                                        labels=group_topic_partition)
-        for (group, topic, partition), value in sorted(dict(events.consumed).items()):
+        for (group, topic, partition), value in sorted(events.consumed.items()):
             consumed.add_metric([group, topic, str(partition)], value)
         yield consumed
+        yield _per_label("streamline_consumer_bytes", "Value bytes of the messages fetched.", "group",
+                         events.consumed_bytes)
         gauges = {
             "position": GaugeMetricFamily("streamline_consumer_position", "Next offset the stream hands out.",
                                           labels=group_topic_partition),
@@ -138,15 +180,11 @@ class StreamlineCollector(Collector):
             gauges["committed"].add_metric([key[0], key[1], str(key[2])], offset)
         yield from gauges.values()
 
-        rebalances = dict(events.rebalances)  # copies: another thread may scrape
-        assigned: dict[str, int] = {}
-        for stream, _ in reg.live("consumer"):
-            group = getattr(stream, "group", None) or ""
-            count = getattr(stream, "rebalances", None)
-            if isinstance(count, int):
-                rebalances[group] = rebalances.get(group, 0) + count
-            assigned[group] = assigned.get(group, 0) + len(_assignment(stream))
-        yield _per_label("streamline_consumer_rebalances", "Group rebalances seen.", "group", rebalances)
+        yield _per_label("streamline_consumer_rebalances", "Group rebalances seen.", "group", events.rebalances)
+        yield _per_label("streamline_consumer_assignments", "Partition assignments the group handed this process.",
+                         "group", events.assignments)
+        yield _per_label("streamline_consumer_revocations", "Partition revocations the group asked of this process.",
+                         "group", events.revocations)
         partitions = GaugeMetricFamily("streamline_consumer_assigned_partitions", "Partitions the streams read now.",
                                        labels=["group"])
         for group, count in sorted(assigned.items()):
@@ -157,7 +195,9 @@ class StreamlineCollector(Collector):
         yield _per_label("streamline_consumer_skipped", "Failing messages skipped by policy.", "group", events.skipped)
         duration = HistogramMetricFamily("streamline_consumer_handler_duration_seconds",
                                          "Time one handler call took.", labels=["group"], unit="")
-        for group, histogram in sorted(dict(events.handler_seconds).items()):
+        for group, histogram in sorted(events.handler_seconds.items()):
+            if not histogram.count:
+                continue
             duration.add_metric([group], histogram.cumulative(), histogram.total)
         yield duration
 
@@ -167,6 +207,28 @@ class StreamlineCollector(Collector):
 def producer_connected(producer: Any) -> bool:
     """True between a producer's start and stop."""
     return getattr(producer, "_producer", None) is not None
+
+
+def _producer_metrics(producer: Any) -> dict[str, Any] | None:
+    figures = getattr(producer, "metrics", None)
+    return figures() if callable(figures) else None
+
+
+def _stream_metrics(stream: Any) -> dict[str, Any] | None:
+    figures = getattr(stream, "metrics", None)
+    if not callable(figures):
+        return None
+    try:
+        result: dict[str, Any] = figures()
+    except Exception:  # a stream closing while scraped
+        return None
+    return result
+
+
+def _copy(histogram: Histogram) -> Histogram:
+    copy = Histogram()
+    copy.merge(histogram)
+    return copy
 
 
 def _assignment(stream: Any) -> set[Any]:

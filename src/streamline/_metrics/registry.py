@@ -50,6 +50,19 @@ class Histogram:
         self.total += value
         self.count += 1
 
+    def merge(self, other: Histogram) -> None:
+        """Add ``other``'s observations to this histogram (same buckets)."""
+        for i, n in enumerate(other.counts):
+            if n:
+                self.counts[i] += n
+        self.total += other.total
+        self.count += other.count
+
+    def clear(self) -> None:
+        self.counts = [0] * (len(self.buckets) + 1)
+        self.total = 0.0
+        self.count = 0
+
     def cumulative(self) -> list[tuple[str, int]]:
         """``[(le, cumulative count), ...]`` ending with ``("+Inf", count)``."""
         out, running = [], 0
@@ -77,6 +90,9 @@ class Events:
     delivery_retries: dict[str, int] = field(default_factory=dict)  # topic -> retries
     delivery_errors: dict[str, int] = field(default_factory=dict)  # topic -> failed deliveries
     consumed: dict[Partition, int] = field(default_factory=dict)
+    consumed_bytes: dict[str, int] = field(default_factory=dict)  # group -> value bytes
+    assignments: dict[str, int] = field(default_factory=dict)  # group -> assignments received
+    revocations: dict[str, int] = field(default_factory=dict)  # group -> revocations
     positions: dict[Partition, int] = field(default_factory=dict)  # next offset to hand out
     highwaters: dict[Partition, int] = field(default_factory=dict)  # log end offset
     committed: dict[Partition, int] = field(default_factory=dict)
@@ -120,6 +136,13 @@ class Registry:
             entry = _Tracked(kind, obj)
             self._tracked[key] = entry
         weakref.finalize(obj, self._retire, key, entry).atexit = False
+
+    def untrack(self, obj: Any) -> None:
+        """Stop reporting ``obj`` (its counters must be folded into :attr:`events` first)."""
+        with self._lock:
+            entry = self._tracked.get(id(obj))
+            if entry is not None and entry.ref() is obj:
+                del self._tracked[id(obj)]
 
     def _retire(self, key: int, entry: _Tracked) -> None:
         self._dead.append((key, entry))  # atomic; never takes the lock (see __init__)
@@ -279,3 +302,45 @@ def timed_handler(group: str | None) -> Callable[[], None]:
     """``done = timed_handler(group); ...; done()`` records the time in between."""
     started = time.perf_counter()
     return lambda: observe_handler(group, time.perf_counter() - started)
+
+
+def retire_consumer(stream: Any) -> None:
+    """A consumer stream closes: keep its counters (so they never go backwards) and forget it.
+
+    Its gauges (position, log end, committed) go with it.
+    """
+    with REGISTRY._lock:
+        figures = stream.metrics()
+        fold_consumer(REGISTRY.events, getattr(stream, "group", None) or "", figures)
+        REGISTRY.untrack(stream)
+
+
+def fold_consumer(events: Events, group: str, figures: dict[str, Any]) -> None:
+    """Add a stream's counters (``MessageStream.metrics()``) to ``events``."""
+    for (topic, partition), row in figures["partitions"].items():
+        _bump(events.consumed, (group, topic, partition), row[0])
+    _bump(events.consumed_bytes, group, figures["bytes"])
+    _bump(events.assignments, group, figures["assignments"])
+    _bump(events.revocations, group, figures["revocations"])
+    _bump(events.rebalances, group, figures["rebalances"])
+    _bump(events.skipped, group, figures["skipped"])
+    _bump(events.dead_lettered, group, figures["dead_lettered"])
+    histogram = events.handler_seconds.get(group)
+    if histogram is None:
+        histogram = events.handler_seconds[group] = Histogram()
+    histogram.merge(figures["handler_seconds"])
+
+
+def retire_producer(producer: Any) -> None:
+    """A producer stops: move its per-topic counters into the registry's events (once)."""
+    with REGISTRY._lock:
+        fold_producer(REGISTRY.events, producer.take_metrics())
+
+
+def fold_producer(events: Events, figures: dict[str, list[int]]) -> None:
+    """Add ``{topic: [records, bytes, failed records]}`` to ``events``."""
+    for topic, (records, size, errors) in figures.items():
+        _bump(events.produced_records, topic, records)
+        _bump(events.produced_bytes, topic, size)
+        if errors:
+            _bump(events.delivery_errors, topic, errors)
