@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from .._backoff import backoff
 from ._shutdown import SECOND_SIGNAL_EXIT, current
 
 T = TypeVar("T")
@@ -190,7 +190,7 @@ async def start_when_reachable(
                 log.warning("%s; %s waits and retries until it answers", exc, what)
             if status is not None:
                 status.waiting(waited, str(exc).split(": ", 1)[-1])
-            delay = min(max_backoff, 0.5 * 2 ** min(attempt - 1, 8)) * random.uniform(0.8, 1.2)
+            delay = backoff(attempt, base=0.5, cap=max_backoff)
             try:
                 await asyncio.wait_for(stopped.wait(), delay)
             except asyncio.TimeoutError:
