@@ -34,3 +34,20 @@ def test_refused_with_one_line_naming_the_option(value: object, kwargs: dict) ->
 )
 def test_accepted_values_come_back_unchanged(value: object, kwargs: dict) -> None:
     assert check_number("x", value, **kwargs) == value or value is None
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: __import__("streamline").Checkpoints("/tmp/x", flush_interval=0), id="checkpoints"),
+        pytest.param(lambda: __import__("streamline").RateLimit(0), id="rate-limit"),
+        pytest.param(lambda: __import__("streamline").Stage(42), id="stage-not-callable"),
+        pytest.param(lambda: __import__("streamline").follow("x.log", poll_interval=0), id="poll-interval"),
+        pytest.param(lambda: __import__("streamline").follow("x.log", rotate_wait=-1), id="rotate-wait"),
+        pytest.param(lambda: __import__("streamline").Pipeline([], to=print, tick_interval=0), id="tick-interval"),
+    ],
+)
+def test_every_public_constructor_refuses_bad_options_with_a_configuration_error(make) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        make()
+    assert "\n" not in str(info.value)

@@ -21,6 +21,7 @@ from typing import Any
 import anyio
 
 from .._errors import CheckpointError
+from .._validation import check_number
 from .identity import FileIdentity
 
 FILE_NAME = "checkpoints.json"
@@ -129,10 +130,8 @@ class Checkpoints:
         expire_after: float = EXPIRE_AFTER,
         strict: bool = False,
     ) -> None:
-        if flush_interval <= 0:
-            raise ValueError(f"flush_interval must be positive (got {flush_interval})")
-        if not expire_after > 0:
-            raise ValueError(f"expire_after must be positive (got {expire_after})")
+        check_number("flush_interval", flush_interval, above=0)
+        check_number("expire_after", expire_after, above=0)
         self.directory = Path(directory)
         self.path = self.directory / FILE_NAME
         self.flush_interval = flush_interval

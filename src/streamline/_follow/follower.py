@@ -12,6 +12,7 @@ import anyio
 
 from .. import _metrics
 from .._errors import ConfigurationError
+from .._validation import check_number
 from .checkpoints import Checkpoints
 from .framing import LONG_LINE_POLICIES, Framed, LongLinePolicy
 from .lines import FollowerStats, Line, LineBatch
@@ -68,18 +69,13 @@ class Follower:
             raise ConfigurationError(
                 f"start must be 'end', 'beginning' or a byte offset >= 0 (got {start!r})"
             )
-        if not poll_interval > 0:
-            raise ConfigurationError(f"poll_interval must be positive (got {poll_interval!r})")
-        if not (_is_int(max_line_bytes) and max_line_bytes >= 1):
-            raise ConfigurationError(f"max_line_bytes must be at least 1 (got {max_line_bytes!r})")
-        if not (isinstance(rotate_wait, (int, float)) and rotate_wait >= 0):
-            raise ConfigurationError(f"rotate_wait must be >= 0 seconds (got {rotate_wait!r})")
+        check_number("poll_interval", poll_interval, above=0)
+        check_number("max_line_bytes", max_line_bytes, minimum=1, integer=True)
+        check_number("rotate_wait", rotate_wait, minimum=0)
         if max_open_files is None:
             max_open_files = default_max_open_files()
-        if not (_is_int(max_open_files) and max_open_files >= 1):
-            raise ConfigurationError(f"max_open_files must be at least 1 (got {max_open_files!r})")
-        if not (_is_int(max_partial_bytes) and max_partial_bytes >= 0):
-            raise ConfigurationError(f"max_partial_bytes must be >= 0 (got {max_partial_bytes!r})")
+        check_number("max_open_files", max_open_files, minimum=1, integer=True)
+        check_number("max_partial_bytes", max_partial_bytes, minimum=0, integer=True)
         if isinstance(exclude, str):
             exclude = [exclude]
         if long_lines not in LONG_LINE_POLICIES:

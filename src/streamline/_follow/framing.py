@@ -10,6 +10,7 @@ from itertools import accumulate
 from typing import Literal
 
 from .._errors import StreamlineError
+from .._validation import check_choice, check_number
 
 LongLinePolicy = Literal["split", "skip", "error"]
 LONG_LINE_POLICIES = ("split", "skip", "error")
@@ -73,10 +74,8 @@ class LineFramer:
         max_line_bytes: int = 1_048_576,
         long_lines: LongLinePolicy = "split",
     ) -> None:
-        if max_line_bytes < 1:
-            raise ValueError(f"max_line_bytes must be at least 1 (got {max_line_bytes})")
-        if long_lines not in LONG_LINE_POLICIES:
-            raise ValueError(f"long_lines must be one of {LONG_LINE_POLICIES} (got {long_lines!r})")
+        check_number("max_line_bytes", max_line_bytes, minimum=1, integer=True)
+        check_choice("long_lines", long_lines, LONG_LINE_POLICIES)
         self.max_line_bytes = max_line_bytes
         self.long_lines = long_lines
         self._tail = b""

@@ -13,6 +13,8 @@ from typing import Literal
 
 import anyio
 
+from .._validation import check_choice, check_number
+
 # A limited follower hands out pieces of about 1/PIECES_PER_SECOND of a second's allowance, so
 # lines flow evenly instead of in one burst per second.
 PIECES_PER_SECOND = 20
@@ -31,10 +33,8 @@ class RateLimit:
     unit: Literal["lines", "bytes"] = "lines"
 
     def __post_init__(self) -> None:
-        if not self.per_second > 0:
-            raise ValueError(f"rate limit must be positive (got {self.per_second})")
-        if self.unit not in ("lines", "bytes"):
-            raise ValueError(f"rate limit unit must be 'lines' or 'bytes' (got {self.unit!r})")
+        check_number("rate limit", self.per_second, above=0)
+        check_choice("rate limit unit", self.unit, ("lines", "bytes"))
 
     @property
     def piece(self) -> int:

@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeAlias, Union, cast, runtime_checkable
 
+from .._errors import ConfigurationError
 from .._models import Message, Record
 from .batch import Batch
 
@@ -144,4 +145,4 @@ def as_sink(obj: SinkLike) -> Sink:
         return cast(Sink, obj)
     if callable(obj):
         return CallableSink(obj)
-    raise TypeError(f"a sink must have submit() or be callable (got {type(obj).__name__})")
+    raise ConfigurationError(f"a sink must have submit() or be callable (got {type(obj).__name__})")

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any, TypeAlias
 
 from .._cleanup import finish
+from .._errors import ConfigurationError
 from .batch import AckToken, Batch, FileOrigin, KafkaOrigin, NoOrigin, Origin
 
 
@@ -115,6 +116,6 @@ def _kind(obj: Any) -> str:
         return "stream"
     if hasattr(obj, "__aiter__"):
         return "iterable"
-    raise TypeError(
+    raise ConfigurationError(
         f"a pipeline source must be follow(...), consume(...) or an async iterable (got {type(obj).__name__})"
     )

@@ -86,7 +86,7 @@ class Stage(Generic[In, Out]):
         thread: bool | None = None,
     ) -> None:
         if not callable(fn):
-            raise TypeError(f"a stage must be callable (got {type(fn).__name__})")
+            raise ConfigurationError(f"a stage must be callable (got {type(fn).__name__})")
         self.fn = fn
         self.name = name or getattr(fn, "__name__", type(fn).__name__)
         self.on_error = on_error or OnError()
