@@ -1,0 +1,142 @@
+"""How ``streamline consume`` writes messages: one ``bytes`` block per fetched batch.
+
+Every format renders a whole batch at once (no per-message ``print``/``flush``): ``text`` (the
+tutorial's line), ``json`` (one object per line), ``value`` (the raw value bytes per line) or a
+template with ``{placeholder}`` fields (:data:`FIELDS`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import string
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+#: The placeholders a ``--format`` template may use, and what each shows.
+FIELDS: dict[str, str] = {
+    "topic": "topic name",
+    "partition": "partition number",
+    "offset": "offset",
+    "key": "key as UTF-8 text (empty when null)",
+    "value": "value as UTF-8 text (empty when null)",
+    "timestamp": "milliseconds since the epoch",
+    "timestamp_iso": "ISO-8601 time in UTC, e.g. 2024-05-01T12:00:00.123Z",
+    "headers": "headers as name=value, comma-separated",
+}
+
+#: Renders one batch of messages to the bytes written to standard output.
+Render = Callable[[Sequence[Any]], bytes]
+
+_encode_json = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def encode_bytes(data: bytes | None) -> Any:
+    """JSON for bytes, lossless: a string when valid UTF-8, else ``{"base64": "..."}``; null for None."""
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(data).decode("ascii")}
+
+
+def iso_time(millis: int) -> str:
+    """``2024-05-01T12:00:00.123Z`` for milliseconds since the epoch (UTC)."""
+    from datetime import timedelta
+
+    return (_EPOCH + timedelta(milliseconds=millis)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _text(data: bytes | None) -> str:
+    return data.decode("utf-8", "replace") if data is not None else ""
+
+
+def render_text(batch: Sequence[Any]) -> bytes:
+    return "".join(
+        [
+            f"Partition:{m.partition} Offset:{m.offset} "
+            f"Key:{m.key.decode('utf-8', 'replace') if m.key is not None else ''} "
+            f"Value:{m.value.decode('utf-8', 'replace') if m.value is not None else ''}\n"
+            for m in batch
+        ]
+    ).encode("utf-8")
+
+
+def render_json(batch: Sequence[Any]) -> bytes:
+    lines = []
+    last_ms, last_iso = -1, ""
+    for m in batch:
+        if m.timestamp != last_ms:  # a batch often shares its timestamps: format each once
+            last_ms, last_iso = m.timestamp, iso_time(m.timestamp)
+        lines.append(
+            _encode_json(
+                {
+                    "topic": m.topic,
+                    "partition": m.partition,
+                    "offset": m.offset,
+                    "key": encode_bytes(m.key),
+                    "value": encode_bytes(m.value),
+                    "headers": [[name, encode_bytes(value)] for name, value in m.headers],
+                    "timestamp": m.timestamp,
+                    "timestamp_iso": last_iso,
+                }
+            )
+        )
+    lines.append("")
+    return "\n".join(lines).encode("utf-8")
+
+
+def render_value(batch: Sequence[Any]) -> bytes:
+    values = [m.value if m.value is not None else b"" for m in batch]
+    values.append(b"")
+    return b"\n".join(values)
+
+
+def template_renderer(template: str) -> Render:
+    """A renderer for a ``{field}`` template; ``ValueError`` names an unknown or malformed field."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"bad --format template {template!r}: {exc}") from None
+    for name in names:
+        if name not in FIELDS:
+            raise ValueError(
+                f"unknown --format field {{{name}}}: use text, json, value or a template "
+                f"with {', '.join('{' + f + '}' for f in FIELDS)}"
+            )
+    wanted = set(names)
+    line = template + "\n"
+
+    def render(batch: Sequence[Any]) -> bytes:
+        out = []
+        for m in batch:
+            fields: dict[str, Any] = {"topic": m.topic, "partition": m.partition, "offset": m.offset}
+            if "key" in wanted:
+                fields["key"] = _text(m.key)
+            if "value" in wanted:
+                fields["value"] = _text(m.value)
+            if "timestamp" in wanted:
+                fields["timestamp"] = m.timestamp
+            if "timestamp_iso" in wanted:
+                fields["timestamp_iso"] = iso_time(m.timestamp)
+            if "headers" in wanted:
+                fields["headers"] = ",".join(f"{name}={_text(value)}" for name, value in m.headers)
+            out.append(line.format_map(fields))
+        return "".join(out).encode("utf-8")
+
+    return render
+
+
+def renderer(output: str) -> Render:
+    """The renderer for ``--format``: text, json, value or a template (``ValueError`` if bad)."""
+    fixed = {"text": render_text, "json": render_json, "value": render_value}
+    if output in fixed:
+        return fixed[output]
+    if "{" not in output:
+        raise ValueError(
+            f"--format must be text, json, value or a template with {{fields}} (got {output!r})"
+        )
+    return template_renderer(output)
