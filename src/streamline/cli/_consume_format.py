@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import json.encoder
 import string
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -30,6 +31,7 @@ FIELDS: dict[str, str] = {
 Render = Callable[[Sequence[Any]], bytes]
 
 _encode_json = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+_quote: Callable[[str], str] = json.encoder.encode_basestring
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -66,27 +68,32 @@ def render_text(batch: Sequence[Any]) -> bytes:
 
 
 def render_json(batch: Sequence[Any]) -> bytes:
+    # Written out by hand with json's own string encoder: byte for byte what json.dumps(...,
+    # ensure_ascii=False) writes (see the unit test), at a fraction of the cost per message.
+    if not batch:
+        return b""
+    quote = _quote
+    topic = quote(batch[0].topic)
     lines = []
     last_ms, last_iso = -1, ""
     for m in batch:
         if m.timestamp != last_ms:  # a batch often shares its timestamps: format each once
             last_ms, last_iso = m.timestamp, iso_time(m.timestamp)
+        key, value = m.key, m.value
+        try:
+            k = "null" if key is None else quote(key.decode("utf-8"))
+        except UnicodeDecodeError:
+            k = _encode_json(encode_bytes(key))
+        try:
+            v = "null" if value is None else quote(value.decode("utf-8"))
+        except UnicodeDecodeError:
+            v = _encode_json(encode_bytes(value))
+        h = _encode_json([[name, encode_bytes(data)] for name, data in m.headers]) if m.headers else "[]"
         lines.append(
-            _encode_json(
-                {
-                    "topic": m.topic,
-                    "partition": m.partition,
-                    "offset": m.offset,
-                    "key": encode_bytes(m.key),
-                    "value": encode_bytes(m.value),
-                    "headers": [[name, encode_bytes(value)] for name, value in m.headers],
-                    "timestamp": m.timestamp,
-                    "timestamp_iso": last_iso,
-                }
-            )
+            f'{{"topic": {topic}, "partition": {m.partition}, "offset": {m.offset}, "key": {k}, '
+            f'"value": {v}, "headers": {h}, "timestamp": {m.timestamp}, "timestamp_iso": "{last_iso}"}}\n'
         )
-    lines.append("")
-    return "\n".join(lines).encode("utf-8")
+    return "".join(lines).encode("utf-8")
 
 
 def render_value(batch: Sequence[Any]) -> bytes:
