@@ -73,7 +73,8 @@ def render_json(batch: Sequence[Any]) -> bytes:
     if not batch:
         return b""
     quote = _quote
-    topic = quote(batch[0].topic)
+    first = batch[0]  # a batch holds one partition: topic and partition are written once
+    head = f'{{"topic": {quote(first.topic)}, "partition": {first.partition}, "offset": '
     lines = []
     last_ms, last_iso = -1, ""
     for m in batch:
@@ -90,7 +91,7 @@ def render_json(batch: Sequence[Any]) -> bytes:
             v = _encode_json(encode_bytes(value))
         h = _encode_json([[name, encode_bytes(data)] for name, data in m.headers]) if m.headers else "[]"
         lines.append(
-            f'{{"topic": {topic}, "partition": {m.partition}, "offset": {m.offset}, "key": {k}, '
+            f'{head}{m.offset}, "key": {k}, '
             f'"value": {v}, "headers": {h}, "timestamp": {m.timestamp}, "timestamp_iso": "{last_iso}"}}\n'
         )
     return "".join(lines).encode("utf-8")
