@@ -198,6 +198,13 @@ def test_last_reads_the_last_n_of_each_partition(cli, three_partitions) -> None:
     assert per_partition(more.lines) == library
 
 
+def test_from_minus_n_is_last_n(cli, three_partitions) -> None:
+    topic, library = three_partitions
+    result = cli("consume", topic, "--from", "-2", "--exit-at-end", "-f", "json")
+    assert_ok(result)
+    assert per_partition(result.lines) == {0: library[0][-2:], 1: library[1][-2:]}
+
+
 def test_max_with_exit_at_end_stops_at_max(cli, three_partitions) -> None:
     topic, _ = three_partitions
     result = cli("consume", topic, "-p", "0", "--from", "beginning", "--exit-at-end", "--max", "2")
@@ -249,6 +256,7 @@ def test_json_carries_an_iso_timestamp_equal_to_the_millis(cli, new_topic) -> No
         (["--offset", "a:1"], "--offset must be PARTITION:OFFSET"),
         (["--group", "g", "-p", "0"], "drop --group"),
         (["--no-commit"], "--no-commit needs --group"),
+        (["--from", "-2", "--last", "2"], "use one"),
     ],
 )
 def test_bad_options_are_usage_errors(cli, args: list[str], needle: str) -> None:

@@ -30,7 +30,9 @@ class Plan:
 def consume_command(
     ctx: typer.Context,
     topic: str = typer.Argument(..., help="Topic to read.", metavar="TOPIC"),
-    start: str = typer.Option("end", "--from", help="end, beginning, an OFFSET, or an ISO-8601 time."),
+    start: str = typer.Option(
+        "end", "--from", metavar="WHERE", help="end, beginning, an OFFSET, -N (= --last N), or an ISO-8601 time."
+    ),
     partition: list[int] = typer.Option(
         [], "--partition", "-p", min=0, metavar="N", help="Read only partition N; repeatable."
     ),
@@ -69,6 +71,10 @@ def consume_command(
     from .._consume import consume
     from .._validation import parse_start
 
+    if start[1:].isdigit() and start.startswith("-"):  # --from -N: the last N (kcat's -o -N)
+        if last is not None:
+            fail("--from -N and --last N say the same; use one", 2)
+        last, start = int(start[1:]) or None, "end"
     try:
         render = renderer(output)
     except ValueError as exc:
@@ -216,7 +222,9 @@ def consume_command(
             if ends is not None:
                 if p in done:
                     continue
-                end = ends[p]
+                end = ends.get(p)
+                if end is None:
+                    continue  # a partition added since the start: past "the end it had at start"
                 if shown and shown[-1].offset >= end - 1:
                     shown = [m for m in shown if m.offset < end]
                     done.add(p)
