@@ -29,7 +29,7 @@ class Plan:
 @app.command("consume")
 def consume_command(
     ctx: typer.Context,
-    topic: str = typer.Argument(..., help="Topic to read.", metavar="TOPIC"),
+    topic: str = typer.Argument(..., help="Topic to read."),
     start: str = typer.Option(
         "end", "--from", metavar="WHERE", help="end, beginning, an OFFSET, -N (= --last N), or an ISO-8601 time."
     ),
@@ -43,10 +43,10 @@ def consume_command(
     exit_at_end: bool = typer.Option(
         False, "--exit-at-end", "-e", help="Exit 0 once every partition reached the end it had at start."
     ),
-    group: str | None = typer.Option(None, "--group", "-g", help="Consumer group (commits after printing)."),
+    group: str | None = typer.Option(None, "--group", "-g", metavar="GROUP", help="Consumer group (commits after printing)."),
     no_commit: bool = typer.Option(False, "--no-commit", help="With --group: join the group but never commit."),
-    max_messages: int | None = typer.Option(None, "--max", "-n", min=1, help="Exit 0 after N messages."),
-    timeout: float | None = typer.Option(None, "--timeout", min=0.0, help="Exit 0 after SECONDS without a message."),
+    max_messages: int | None = typer.Option(None, "--max", "-n", min=1, metavar="N", help="Exit 0 after N messages."),
+    timeout: float | None = typer.Option(None, "--timeout", min=0.0, metavar="SECONDS", help="Exit 0 after SECONDS without a message."),
     output: str = typer.Option(
         "text", "--format", "-f", metavar="FORMAT",
         help=f"text, json, value (the raw value per line), or a template using {_FIELDS_HELP}.",

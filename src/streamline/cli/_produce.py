@@ -19,15 +19,15 @@ DELIVERY_TIMEOUT = 30.0  # the producer's default: how long acknowledgements may
 def produce_command(
     ctx: typer.Context,
     topic: str = typer.Argument(..., help="Topic to write to."),
-    value: str | None = typer.Option(None, "--value", "-v", help="Message value; without it, read stdin, one message per line."),
-    key: str | None = typer.Option(None, "--key", "-k", help="Message key (placed by the --partitioner's key hash)."),
-    acks: str = typer.Option("all", "--acks", help="0, 1 or all."),
-    partitioner: str = typer.Option("hash", "--partitioner", help="hash (= murmur2, Java), consistent_random (librdkafka), fnv1a (sarama), random or round_robin."),
-    partition: int | None = typer.Option(None, "--partition", "-p", help="Explicit partition (wins over the partitioner)."),
-    header: list[str] = typer.Option([], "--header", "-H", help="Header as key=value; repeatable."),
-    compression: str | None = typer.Option(None, "--compression", help="gzip, snappy, lz4 or zstd."),
+    value: str | None = typer.Option(None, "--value", "-v", metavar="TEXT", help="Message value; without it, read stdin, one message per line."),
+    key: str | None = typer.Option(None, "--key", "-k", metavar="KEY", help="Message key (placed by the --partitioner's key hash)."),
+    acks: str = typer.Option("all", "--acks", metavar="ACKS", help="0, 1 or all."),
+    partitioner: str = typer.Option("hash", "--partitioner", metavar="NAME", help="hash (= murmur2, Java), consistent_random (librdkafka), fnv1a (sarama), random or round_robin."),
+    partition: int | None = typer.Option(None, "--partition", "-p", metavar="N", help="Explicit partition (wins over the partitioner)."),
+    header: list[str] = typer.Option([], "--header", "-H", metavar="K=V", help="Header as key=value; repeatable."),
+    compression: str | None = typer.Option(None, "--compression", metavar="CODEC", help="gzip, snappy, lz4 or zstd."),
     max_message_bytes: int = typer.Option(
-        1_048_576, "--max-message-bytes", min=1024, help="Largest message sent (bytes); bigger is an error."
+        1_048_576, "--max-message-bytes", min=1024, metavar="BYTES", help="Largest message sent (bytes); bigger is an error."
     ),
     key_separator: str | None = typer.Option(
         None, "--key-separator", "-K", metavar="SEP", help="Each input line is KEY SEP VALUE (split at the first SEP)."
