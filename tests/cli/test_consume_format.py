@@ -55,6 +55,16 @@ def test_text_and_value() -> None:
     assert render_text(ODD[:1]) == b"Partition:0 Offset:0 Key: Value:\n"
     assert render_text(ODD[3:4]) == "Partition:0 Offset:3 Key:\ufffd\ufffd Value:\ufffdabc\n".encode()
     assert render_value([ODD[0], ODD[3]]) == b"\n\x80abc\n"
+    # One invalid key among valid messages: only it is replaced, the others stay as they are.
+    assert render_text([ODD[2], ODD[3], ODD[4]]) == (
+        "Partition:0 Offset:2 Key:ключ Value:😀 é \u2028\n"
+        "Partition:0 Offset:3 Key:\ufffd\ufffd Value:\ufffdabc\n"
+        "Partition:0 Offset:4 Key: Value:\n"
+    ).encode()
+    assert render_text(ODD[1:3]) == (
+        'Partition:0 Offset:1 Key:k Value:quote " backslash \\ tab \t nl \n nul \x00 \x7f\n'
+        "Partition:0 Offset:2 Key:ключ Value:😀 é \u2028\n"
+    ).encode()
 
 
 def test_iso_time_is_utc_with_milliseconds() -> None:

@@ -57,6 +57,20 @@ def _text(data: bytes | None) -> str:
 
 
 def render_text(batch: Sequence[Any]) -> bytes:
+    if not batch:
+        return b""
+    # Bytes first, checked once as a whole: fields are separated by ASCII, so the block is valid
+    # UTF-8 exactly when every key and value is; otherwise decode each with replacement.
+    line = b"Partition:%d Offset:" % batch[0].partition + b"%d Key:%s Value:%s\n"
+    blob = b"".join([line % (m.offset, m.key or b"", m.value or b"") for m in batch])
+    try:
+        blob.decode("utf-8")
+    except UnicodeDecodeError:
+        return _render_text_replacing(batch)
+    return blob
+
+
+def _render_text_replacing(batch: Sequence[Any]) -> bytes:
     return "".join(
         [
             f"Partition:{m.partition} Offset:{m.offset} "
