@@ -48,25 +48,32 @@ async def main(total: int, runs: int) -> None:
                         break
             return time.perf_counter() - began
 
-        def command(fmt: str) -> float:
+        def command(fmt: str, count: int = total) -> float:
             began = time.perf_counter()
             with open(os.devnull, "wb") as sink:
                 subprocess.run(
                     [STREAMLINE, "-b", bootstrap, "consume", "bench", "--from", "beginning",
-                     "--max", str(total), "--format", fmt],
+                     "--max", str(count), "--format", fmt],
                     stdout=sink, check=True,
                 )
             return time.perf_counter() - began
 
         results: dict[str, list[float]] = {"library async for": [], "text": [], "json": [], "value": []}
+        startup: list[float] = []
         for _ in range(runs):
             results["library async for"].append(await library())
             for fmt in ("text", "json", "value"):
                 results[fmt].append(await asyncio.to_thread(command, fmt))
+            startup.append(await asyncio.to_thread(command, "value", 1))
         base = statistics.median(results["library async for"])
+        fixed = statistics.median(startup)
         for name, seconds in results.items():
             med = statistics.median(seconds)
-            print(f"{name:>18}: {med:6.2f} s  {total / med / 1000:7.0f}k msg/s  {base / med:.2f}x of the library")
+            line = f"{name:>18}: {med:6.2f} s  {total / med / 1000:7.0f}k msg/s  {base / med:.2f}x of the library"
+            if name != "library async for":
+                line += f"  ({base / (med - fixed):.2f}x without the {fixed:.2f} s start-up)"
+            print(line)
+        print(f"{'start-up':>18}: {fixed:6.2f} s  (`--max 1`: interpreter, imports, connect, first fetch)")
 
 
 if __name__ == "__main__":
