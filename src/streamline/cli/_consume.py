@@ -103,6 +103,7 @@ def consume_command(
         return stream
 
     open_stream(position)  # checks every option before connecting
+
     async def report_outages(stream: Any) -> None:
         """One line every few seconds while the cluster does not answer (not a log flood)."""
         import anyio
