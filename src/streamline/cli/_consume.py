@@ -1,85 +1,110 @@
-"""``streamline consume``: print a topic's messages as text lines or JSON objects."""
+"""``streamline consume``: print a topic's messages as text lines, JSON objects, raw values or a template."""
 
 from __future__ import annotations
 
-import base64
-import json
 import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 import typer
 
 from ._app import app, connection
+from ._consume_format import FIELDS, renderer
 from ._metrics_option import METRICS_OPTION, with_metrics
-from ._run import run_async
+from ._run import fail, run_async
+
+_FIELDS_HELP = ", ".join("{" + name + "}" for name in FIELDS)
 
 
-def encode_bytes(data: bytes | None) -> Any:
-    """JSON for bytes, lossless: a string when valid UTF-8, else ``{"base64": "..."}``; null for None."""
-    if data is None:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return {"base64": base64.b64encode(data).decode("ascii")}
+@dataclass
+class Plan:
+    """Which partitions ``consume`` prints and from/to where (None: every partition, as fetched)."""
 
-
-def format_text(msg: Any) -> str:
-    """The tutorial's line: ``Partition:0 Offset:13 Key: Value:...``."""
-    return f"Partition:{msg.partition} Offset:{msg.offset} Key:{msg.key_text} Value:{msg.text}"
-
-
-def format_json(msg: Any) -> str:
-    """One JSON object per message; bytes fields follow :func:`encode_bytes`."""
-    return json.dumps(
-        {
-            "topic": msg.topic,
-            "partition": msg.partition,
-            "offset": msg.offset,
-            "key": encode_bytes(msg.key),
-            "value": encode_bytes(msg.value),
-            "headers": [[name, encode_bytes(value)] for name, value in msg.headers],
-            "timestamp": msg.timestamp,
-        },
-        ensure_ascii=False,
-    )
+    partitions: set[int] | None = None
+    starts: dict[int, int] = field(default_factory=dict)  # first offset printed per partition
+    ends: dict[int, int] | None = None  # --exit-at-end: the log end per partition at start
+    stream_start: int | str | None = None  # where the stream seeks every partition (None: --from)
 
 
 @app.command("consume")
 def consume_command(
     ctx: typer.Context,
     topic: str = typer.Argument(..., help="Topic to read."),
-    start: str = typer.Option("end", "--from", help="end, beginning, an OFFSET, or an ISO-8601 time."),
-    group: str | None = typer.Option(None, "--group", "-g", help="Consumer group (commits after printing)."),
-    max_messages: int | None = typer.Option(None, "--max", "-n", min=1, help="Exit 0 after N messages."),
-    timeout: float | None = typer.Option(None, "--timeout", min=0.0, help="Exit 0 after SECONDS without a message."),
-    output: str = typer.Option("text", "--format", "-f", help="text or json."),
+    start: str = typer.Option(
+        "end", "--from", metavar="WHERE", help="end, beginning, an OFFSET, -N (= --last N), or an ISO-8601 time."
+    ),
+    partition: list[int] = typer.Option(
+        [], "--partition", "-p", min=0, metavar="N", help="Read only partition N; repeatable."
+    ),
+    offset: list[str] = typer.Option(
+        [], "--offset", metavar="P:O", help="Start partition P at offset O (reads only the partitions named); repeatable."
+    ),
+    last: int | None = typer.Option(None, "--last", min=1, metavar="N", help="Start N messages before the end of each partition."),
+    exit_at_end: bool = typer.Option(
+        False, "--exit-at-end", "-e", help="Exit 0 once every partition reached the end it had at start."
+    ),
+    group: str | None = typer.Option(None, "--group", "-g", metavar="GROUP", help="Consumer group (commits after printing)."),
+    no_commit: bool = typer.Option(False, "--no-commit", help="With --group: join the group but never commit."),
+    max_messages: int | None = typer.Option(None, "--max", "-n", min=1, metavar="N", help="Exit 0 after N messages."),
+    timeout: float | None = typer.Option(None, "--timeout", min=0.0, metavar="SECONDS", help="Exit 0 after SECONDS without a message."),
+    output: str = typer.Option(
+        "text", "--format", "-f", metavar="FORMAT",
+        help=f"text, json, value (the raw value per line), or a template using {_FIELDS_HELP}.",
+    ),
     metrics: str | None = METRICS_OPTION,
     assignor: str = typer.Option(
         "roundrobin", "--assignor",
         help="Group assignment strategy: roundrobin, range or sticky (comma-separated: several).",
     ),
 ) -> None:
-    """Print messages from every partition of TOPIC.
+    """Print messages from every partition of TOPIC (or the ones named by --partition / --offset).
 
     Text: `Partition:P Offset:O Key:K Value:V`. JSON: one object per line with topic,
-    partition, offset, key, value, headers, timestamp; a key, value or header that is not valid
-    UTF-8 is written as {"base64": "..."} so no byte is lost.
+    partition, offset, key, value, headers, timestamp (milliseconds) and timestamp_iso (UTC);
+    a key, value or header that is not valid UTF-8 is written as {"base64": "..."} so no byte
+    is lost. Example: `streamline consume logs --from beginning --exit-at-end -f '{offset} {value}'`.
 
-    While the broker does not answer, a line on stderr every few seconds says so and the
-    command keeps retrying; with --timeout it gives up after that long (exit 1).
+    A topic that does not exist yet, or a start past the end, is waited for (one line on stderr
+    says so). While the broker does not answer, a line on stderr every few seconds says so and
+    the command keeps retrying; with --timeout it gives up after that long (exit 1).
     """
     from .._consume import consume
-    from .._validation import check_choice
+    from .._validation import parse_start
 
-    check_choice("format", output, ("text", "json"))
-    render = format_text if output == "text" else format_json
-    stream = consume(
-        topic, start=start, group=group, connection=connection(ctx),
-        assignor=[a.strip() for a in assignor.split(",")], unreachable_timeout=timeout or None,
-    )
+    if start[1:].isdigit() and start.startswith("-"):  # --from -N: the last N (kcat's -o -N)
+        if last is not None:
+            fail("--from -N and --last N say the same; use one", 2)
+        last, start = int(start[1:]) or None, "end"
+    try:
+        render = renderer(output)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    starts = _parse_offsets(offset)
+    selected = set(partition) | set(starts)
+    if group is not None and (selected or last is not None or exit_at_end):
+        fail("--partition, --offset, --last and --exit-at-end read without a group; drop --group", 2)
+    if no_commit and group is None:
+        fail("--no-commit needs --group", 2)
+    planned = bool(selected) or last is not None or exit_at_end
+    manual = group is not None  # what is printed is acknowledged (and committed, unless --no-commit)
+    position = parse_start(start)
+    conn = connection(ctx)
+    streams: list[Any] = []  # the stream, once the plan says where it starts
 
-    async def report_outages() -> None:
+    def open_stream(first: Any) -> Any:
+        stream = consume(
+            topic, start=first, group=group, connection=conn,
+            assignor=[a.strip() for a in assignor.split(",")], unreachable_timeout=timeout or None,
+            ack="manual" if manual else "auto",
+            # --no-commit never acknowledges: nothing to wait for on revoke, no limit on the unacked.
+            revoke_timeout=0 if no_commit else 10.0, max_unacked=1 << 62 if no_commit else 100_000,
+        )
+        streams.append(stream)
+        return stream
+
+    open_stream(position)  # checks every option before connecting
+
+    async def report_outages(stream: Any) -> None:
         """One line every few seconds while the cluster does not answer (not a log flood)."""
         import anyio
 
@@ -87,36 +112,95 @@ def consume_command(
             await anyio.sleep(OUTAGE_REPORT_EVERY)
             down = stream.unreachable_for
             if down is not None:
-                sys.stderr.write(
-                    f"streamline: broker at {stream.connection.bootstrap_servers} unreachable "
-                    f"for {down:.0f}s, retrying\n"
+                _note(
+                    f"broker at {stream.connection.bootstrap_servers} unreachable for {down:.0f}s, retrying"
                 )
-                sys.stderr.flush()
+
+    async def make_plan() -> Plan:
+        """Resolve partitions and start/end offsets with the cluster's watermarks; say once what
+        is waited for (a missing topic, a start past the end)."""
+        from datetime import datetime
+
+        from .._admin import Admin
+
+        if group is None and not planned and not isinstance(position, int):
+            return Plan()  # the common case needs no watermarks (a missing topic: see main())
+        async with Admin(connection=conn) as admin:
+            if not await admin.topic_exists(topic):
+                if planned:
+                    fail(f"topic {topic!r} does not exist", 1)
+                if group is not None:  # without a group, main() sees no partitions and says so
+                    _note(f"waiting for topic {topic} to exist")
+                return Plan()
+            if group is not None or not (planned or isinstance(position, int)):
+                return Plan()
+            at = position if isinstance(position, datetime) else None
+            marks = {p.partition: p for p in await admin.topic_offsets(topic, at=at)}
+        missing = sorted(selected - set(marks))
+        if missing:
+            fail(f"partition {missing[0]} does not exist in {topic!r} (it has {len(marks)})", 1)
+        chosen = selected or set(marks)
+        plan = Plan(partitions=chosen if selected else None)
+        for p in sorted(chosen):
+            mark = marks[p]
+            if p in starts:
+                plan.starts[p] = starts[p]
+            elif last is not None:
+                plan.starts[p] = max(mark.low, mark.high - last)
+            elif position == "beginning":
+                plan.starts[p] = mark.low
+            elif isinstance(position, int):
+                plan.starts[p] = position
+            elif isinstance(position, datetime) and mark.at is not None:
+                plan.starts[p] = mark.at
+            else:
+                plan.starts[p] = mark.high
+        if exit_at_end:
+            plan.ends = {p: marks[p].high for p in chosen}
+        lows = [marks[p].low for p in chosen]
+        lowest = min(plan.starts.values())
+        # The stream's start applies to every partition; what lies before a partition's own start
+        # is dropped as it arrives. Below a partition's low watermark a start would be reset.
+        plan.stream_start = lowest if lowest >= max(lows) else "beginning"
+        past = [(p, s, marks[p].high) for p, s in sorted(plan.starts.items()) if s > marks[p].high]
+        if past:
+            _note("; ".join(f"waiting for new messages in {topic}[{p}]: offset {s} is past its end ({high})" for p, s, high in past))
+        return plan
 
     async def main() -> None:
         import asyncio
 
-        out = sys.stdout
+        plan = await make_plan()
+        stream = streams[0] if plan.stream_start is None else open_stream(plan.stream_start)
         async with stream:
-            reporter = asyncio.ensure_future(report_outages())  # not a task group: errors stay unwrapped
+            if group is None and not stream.assignment():
+                _note(f"waiting for topic {topic} to exist")
+            reporter = asyncio.ensure_future(report_outages(stream))  # not a task group: errors stay unwrapped
             try:
-                await consume_loop(stream)
+                await consume_loop(stream, plan)
             finally:
                 reporter.cancel()
-        out.flush()
 
-    async def consume_loop(stream: Any) -> None:
+    async def consume_loop(stream: Any, plan: Plan) -> None:
         import anyio
 
         from .._errors import BrokerUnavailableError
 
-        out = sys.stdout
+        out = sys.stdout.buffer
+        sys.stdout.flush()
         seen = 0
+        wanted, starts_at, ends = plan.partitions, plan.starts, plan.ends
+        done: set[int] = set()
+        if ends is not None:
+            done = {p for p, end in ends.items() if plan.starts.get(p, 0) >= end}
+            if len(done) == len(ends):
+                return
+        batches = stream.batches()
         while max_messages is None or seen < max_messages:
-            msg = None
+            batch = None
             with anyio.move_on_after(timeout if timeout is not None else float("inf")):
-                msg = await stream.__anext__()
-            if msg is None:  # idle for --timeout seconds
+                batch = await batches.__anext__()
+            if batch is None:  # idle for --timeout seconds
                 if stream.unreachable_for is not None:
                     raise BrokerUnavailableError(
                         f"cannot reach Kafka at {stream.connection.bootstrap_servers}: "
@@ -129,14 +213,53 @@ def consume_command(
                 if group is not None and not stream.assignment():
                     continue  # still joining the group: that is not idle time
                 break
-            seen += 1
-            out.write(render(msg) + "\n")
-            if not stream.buffered:
+            shown = batch
+            p = batch[0].partition
+            if wanted is not None and p not in wanted:
+                continue
+            first = starts_at.get(p)
+            if first is not None and batch[0].offset < first:
+                shown = [m for m in shown if m.offset >= first]
+            if ends is not None:
+                if p in done:
+                    continue
+                end = ends.get(p)
+                if end is None:
+                    continue  # a partition added since the start: past "the end it had at start"
+                if shown and shown[-1].offset >= end - 1:
+                    shown = [m for m in shown if m.offset < end]
+                    done.add(p)
+            if max_messages is not None and seen + len(shown) > max_messages:
+                shown = shown[: max_messages - seen]
+            if shown:
+                out.write(render(shown))
                 out.flush()
+                seen += len(shown)
+                if manual and not no_commit:
+                    stream.ack(shown)
+            if ends is not None and len(done) == len(ends):
+                break
 
     from .._metrics import consumer_ready
 
-    run_async(with_metrics(metrics, main, ready=lambda: consumer_ready(stream)))
+    run_async(with_metrics(metrics, main, ready=lambda: consumer_ready(streams[-1])))
+
+
+def _note(text: str) -> None:
+    sys.stderr.write(f"streamline: {text}\n")
+    sys.stderr.flush()
+
+
+def _parse_offsets(specs: list[str]) -> dict[int, int]:
+    """``--offset P:O`` arguments as ``{partition: offset}`` (exit 2 on a malformed one)."""
+    starts: dict[int, int] = {}
+    for spec in specs:
+        p, sep, o = spec.partition(":")
+        if not (sep and p.strip().isdigit() and o.strip().isdigit()):
+            fail(f"--offset must be PARTITION:OFFSET with two numbers >= 0 (got {spec!r})", 2)
+        starts[int(p)] = int(o)
+    return starts
+
 
 
 #: Seconds between two "unreachable" lines of ``streamline consume``.

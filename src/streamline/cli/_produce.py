@@ -19,28 +19,52 @@ DELIVERY_TIMEOUT = 30.0  # the producer's default: how long acknowledgements may
 def produce_command(
     ctx: typer.Context,
     topic: str = typer.Argument(..., help="Topic to write to."),
-    value: str | None = typer.Option(None, "--value", "-v", help="Message value; without it, read stdin, one message per line."),
-    key: str | None = typer.Option(None, "--key", "-k", help="Message key (placed by the --partitioner's key hash)."),
-    acks: str = typer.Option("all", "--acks", help="0, 1 or all."),
-    partitioner: str = typer.Option("hash", "--partitioner", help="hash (= murmur2, Java), consistent_random (librdkafka), fnv1a (sarama), random or round_robin."),
-    partition: int | None = typer.Option(None, "--partition", "-p", help="Explicit partition (wins over the partitioner)."),
-    header: list[str] = typer.Option([], "--header", "-H", help="Header as key=value; repeatable."),
-    compression: str | None = typer.Option(None, "--compression", help="gzip, snappy, lz4 or zstd."),
+    value: str | None = typer.Option(None, "--value", "-v", metavar="TEXT", help="Message value; without it, read stdin, one message per line."),
+    key: str | None = typer.Option(None, "--key", "-k", metavar="KEY", help="Message key (placed by the --partitioner's key hash)."),
+    acks: str = typer.Option("all", "--acks", metavar="ACKS", help="0, 1 or all."),
+    partitioner: str = typer.Option("hash", "--partitioner", metavar="NAME", help="hash (= murmur2, Java), consistent_random (librdkafka), fnv1a (sarama), random or round_robin."),
+    partition: int | None = typer.Option(None, "--partition", "-p", metavar="N", help="Explicit partition (wins over the partitioner)."),
+    header: list[str] = typer.Option([], "--header", "-H", metavar="K=V", help="Header as key=value; repeatable."),
+    compression: str | None = typer.Option(None, "--compression", metavar="CODEC", help="gzip, snappy, lz4 or zstd."),
     max_message_bytes: int = typer.Option(
-        1_048_576, "--max-message-bytes", min=1024, help="Largest message sent (bytes); bigger is an error."
+        1_048_576, "--max-message-bytes", min=1024, metavar="BYTES", help="Largest message sent (bytes); bigger is an error."
+    ),
+    key_separator: str | None = typer.Option(
+        None, "--key-separator", "-K", metavar="SEP", help="Each input line is KEY SEP VALUE (split at the first SEP)."
+    ),
+    null: bool = typer.Option(False, "--null", "-Z", help="Send empty values as null (tombstones) instead of skipping them."),
+    delimiter: str = typer.Option(
+        "\\n", "--delimiter", "-D", metavar="DELIM", help="What ends an input record (escapes like \\n, \\0, \\t work)."
+    ),
+    input_format: str = typer.Option(
+        "text", "--format", "-f", metavar="FORMAT",
+        help='text, or json: one object per record with "value", "key", "headers", "partition", "timestamp".',
     ),
 ) -> None:
     """Send a message and print where it landed: `partition: P, offset: O`.
 
     Without --value, every line of standard input is a message (line ending stripped, empty
-    lines skipped); a count goes to stderr at the end.
+    lines skipped unless --null); a count goes to stderr at the end. With --format json each
+    line is an object such as {"key": "k", "value": "v", "headers": {"h": "x"}, "partition": 0}
+    (a null value is a tombstone; bytes may be {"base64": "..."}, as `consume -f json` writes).
+    A bad line is one error naming its number (exit 2); the lines before it are sent, none after.
+    Example: `printf 'user1:login\\n' | streamline produce events --key-separator :`.
     """
     from .._producer import Producer
     from .._validation import check_headers, check_partition, check_topic, parse_header_arg
 
     check_topic(topic)
-    if value == "":
-        fail("the message value must not be empty (--value '')", 2)
+    if value == "" and not null:
+        fail("the message value must not be empty (--value ''; --null sends a tombstone)", 2)
+    from ._produce_input import parse_delimiter, record_parser
+
+    try:
+        delim = parse_delimiter(delimiter)
+        parse = record_parser(input_format, key_separator=key_separator, null=null, key=key)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    if value is not None and (key_separator is not None or input_format != "text"):
+        fail("--key-separator and --format json read standard input; drop --value", 2)
     headers = check_headers([parse_header_arg(h) for h in header])
     check_partition(partition)
     producer = Producer(
@@ -50,7 +74,7 @@ def produce_command(
 
     async def one() -> None:
         async with producer:
-            md = await producer.send(topic, value, key=key, partition=partition, headers=headers)
+            md = await producer.send(topic, value or None, key=key, partition=partition, headers=headers)
         sys.stdout.write(f"partition: {md.partition}, offset: {md.offset}\n")
 
     async def lines() -> None:
@@ -59,9 +83,11 @@ def produce_command(
         shutdown = current()
         await producer.start()
         try:
-            sent, skipped = await _produce_stdin(producer, topic, key, partition, headers)
+            sent, skipped, bad = await _produce_stdin(producer, topic, key, partition, headers, delim, parse)
         finally:
             await producer.stop(timeout=shutdown.remaining(DELIVERY_TIMEOUT))
+        if bad is not None:
+            fail(f"{bad} (sent the {sent} message{'s' if sent != 1 else ''} before it, none after)", 2)
         note = f" (skipped {skipped} empty line{'s' if skipped != 1 else ''})" if skipped else ""
         sys.stderr.write(f"produced {sent} message{'s' if sent != 1 else ''} to {topic}{note}\n")
 
@@ -69,9 +95,11 @@ def produce_command(
 
 
 async def _produce_stdin(
-    producer: Any, topic: str, key: str | None, partition: int | None, headers: Any
-) -> tuple[int, int]:
-    """Send every line of stdin; stop early (sending what was read) on the first signal."""
+    producer: Any, topic: str, key: str | None, partition: int | None, headers: Any,
+    delim: bytes = b"\n", parse: Any = None,
+) -> tuple[int, int, str | None]:
+    """Send every record of stdin; stop early (sending what was read) on the first signal, or at
+    the first record ``parse`` refuses (returned as the third item, naming its line number)."""
     import asyncio
     from collections import deque
 
@@ -82,27 +110,35 @@ async def _produce_stdin(
     stdin = _Stdin(sys.stdin.fileno())
     shutdown.on_stop(stdin.stop)
     pending: deque[Any] = deque()
-    sent = skipped = 0
+    sent = skipped = lineno = 0
+    bad: str | None = None
     tail = b""
     key_b = key.encode() if key is not None else None
     simple = key is None and partition is None and not headers
+    newline = delim == b"\n"
     try:
-        while True:
+        while bad is None:
             chunk = await stdin.read()
             data = tail + chunk
             if chunk:
-                cut = data.rfind(b"\n") + 1
+                cut = data.rfind(delim)
+                cut = cut + len(delim) if cut >= 0 else 0
                 data, tail = data[:cut], data[cut:]
             else:
                 tail = b""
-            raw = data.split(b"\n")
+            raw = data.split(delim)
             if raw[-1] == b"":
-                raw.pop()  # what follows the last newline (nothing, or the held-back tail)
-            stripped = [ln[:-1] if ln[-1:] == b"\r" else ln for ln in raw]
-            lines = [ln for ln in stripped if ln]
-            skipped += len(stripped) - len(lines)
+                raw.pop()  # what follows the last delimiter (nothing, or the held-back tail)
+            stripped = [ln[:-1] if ln[-1:] == b"\r" else ln for ln in raw] if newline else raw
+            if parse is not None:
+                lines, empty, bad = _parsed(stripped, parse, lineno, key_b, headers, partition)
+                skipped += empty
+            else:
+                lines = [ln for ln in stripped if ln]
+                skipped += len(stripped) - len(lines)
+            lineno += len(stripped)
             if lines:
-                items: Any = lines if simple else [
+                items: Any = lines if simple or parse is not None else [
                     Record(ln, key=key_b, headers=headers, partition=partition) for ln in lines
                 ]
                 pending.append(asyncio.ensure_future(_wait(await producer.submit_many(topic, items))))
@@ -117,7 +153,26 @@ async def _produce_stdin(
     finally:
         stdin.close()
     await _acknowledged(producer, pending, shutdown)
-    return sent, skipped
+    return sent, skipped, bad
+
+
+def _parsed(
+    records: list[bytes], parse: Any, lineno: int, key: bytes | None, headers: Any, partition: int | None
+) -> tuple[list[Any], int, str | None]:
+    """``records`` as :class:`Record` items up to the first bad one: (items, empty records
+    skipped, the error naming the bad record's line number or None)."""
+    items: list[Any] = []
+    empty = 0
+    for number, raw in enumerate(records, lineno + 1):
+        try:
+            record = parse(raw, key, headers, partition)
+        except ValueError as exc:
+            return items, empty, f"line {number}: {exc}"
+        if record is None:
+            empty += 1
+        else:
+            items.append(record)
+    return items, empty, None
 
 
 async def _acknowledged(producer: Any, pending: Any, shutdown: Any) -> None:
