@@ -238,7 +238,9 @@ def test_cli_follow_of_a_fifo_does_not_hang(tmp_path: Path) -> None:
         pytest.param(["consume", "..", "--max", "1"], "invalid topic name", id="consume-topic"),
         pytest.param(["ship", "a.log", "--topic", "spaced topic"], "invalid topic name", id="ship-topic"),
         pytest.param(["topics", "create", "bad topic"], "invalid topic name", id="topics-create"),
-        pytest.param(["consume", "t", "--from", "-5"], "start offset must be >= 0", id="negative-offset"),
+        # `--from -5` means the last 5 messages of each partition (kcat's -o -5), so it is valid.
+        pytest.param(["consume", "t", "--last", "-3"], "--last", id="negative-last"),
+        pytest.param(["consume", "t", "--offset", "0:-1"], "--offset", id="negative-offset"),
         pytest.param(["produce", "t", "--value", "x", "--partition", "-1"], "partition", id="negative-partition"),
         pytest.param(["consume", "t", "--from", "12abc"], "ISO-8601", id="offset-garbage"),
         pytest.param(["follow", "a.log", "--from", "-3"], "byte offset", id="follow-offset"),
