@@ -8,16 +8,9 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from cliresults import assert_one_error
 
 from streamline import Admin, GroupAdmin, Producer, consume
-
-
-def assert_one_error(result, code: int) -> str:
-    assert result.returncode == code, str(result)
-    assert "Traceback" not in result.stderr + result.stdout, str(result)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("streamline: error: "), str(result)
-    return lines[0]
 
 
 async def produce_one_by_one(bootstrap: str, topic: str, counts: dict[int, int]) -> None:

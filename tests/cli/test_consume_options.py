@@ -16,25 +16,13 @@ from datetime import datetime, timezone
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from cliresults import assert_ok, assert_one_error
 
 from streamline import Admin, Producer, consume
 
 
 def text_line(partition: int, offset: int, value: str, key: str = "") -> str:
     return f"Partition:{partition} Offset:{offset} Key:{key} Value:{value}"
-
-
-def assert_ok(result) -> None:
-    assert result.returncode == 0, str(result)
-    assert "Traceback" not in result.stderr, str(result)
-
-
-def assert_one_error(result, code: int) -> str:
-    assert result.returncode == code, str(result)
-    assert "Traceback" not in result.stderr + result.stdout, str(result)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("streamline: error: "), str(result)
-    return lines[0]
 
 
 class Lines:

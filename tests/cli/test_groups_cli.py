@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
+from cliresults import assert_one_error
+
 from streamline import Producer, consume
-
-
-def assert_one_error(result, code: int) -> str:
-    assert result.returncode == code, str(result)
-    assert "Traceback" not in result.stderr + result.stdout, str(result)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("streamline: error: "), str(result)
-    return lines[0]
 
 
 async def test_groups_list_and_describe_show_committed_log_end_and_lag(cli, kafka_bootstrap, new_topic) -> None:

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from cliresults import assert_ok, assert_one_error
 
 from streamline import Producer, partition_for_key
 from streamline._broker import free_port
@@ -28,21 +29,6 @@ from streamline._broker import free_port
 def line(partition: int, offset: int, value: str, key: str = "") -> str:
     """The text format of ``streamline consume``."""
     return f"Partition:{partition} Offset:{offset} Key:{key} Value:{value}"
-
-
-def assert_ok(result) -> None:
-    assert result.returncode == 0, str(result)
-    assert "Traceback" not in result.stderr, str(result)
-
-
-def assert_one_error(result, code: int) -> str:
-    """The single ``streamline: error:`` line, after checking the exit code; returns the line."""
-    assert result.returncode == code, str(result)
-    assert "Traceback" not in result.stderr + result.stdout, str(result)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, str(result)
-    assert lines[0].startswith("streamline: error: "), str(result)
-    return lines[0]
 
 
 # -- produce and consume -------------------------------------------------------------------------

@@ -6,21 +6,9 @@ import base64
 import json
 
 import pytest
+from cliresults import assert_ok, assert_one_error
 
 from streamline import consume
-
-
-def assert_ok(result) -> None:
-    assert result.returncode == 0, str(result)
-    assert "Traceback" not in result.stderr, str(result)
-
-
-def assert_one_error(result, code: int) -> str:
-    assert result.returncode == code, str(result)
-    assert "Traceback" not in result.stderr + result.stdout, str(result)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("streamline: error: "), str(result)
-    return lines[0]
 
 
 async def read_all(bootstrap: str, topic: str, total: int) -> list[tuple[int, bytes | None, bytes | None, list]]:
