@@ -196,21 +196,28 @@ class Admin:
         >>> (await admin.describe_configs("access-log"))["cleanup.policy"]  # doctest: +SKIP
         'delete'
         """
+        configs = {
+            item["config_names"]: item["config_value"]
+            for item in await self._config_entries(topic)
+            if item["config_value"] is not None and not item.get("is_sensitive")
+        }
+        return dict(sorted(configs.items()))
+
+    async def _config_entries(self, topic: str) -> list[dict[str, Any]]:
+        """The DescribeConfigs entries of ``topic`` (one request; an error is a TopicError)."""
         await self._existing(topic)
         resource = ConfigResource(ConfigResourceType.TOPIC, topic)
         responses = await self._call(
             f"describing the configuration of topic {topic!r}", self._running().describe_configs([resource])
         )
-        configs: dict[str, str] = {}
+        entries: list[dict[str, Any]] = []
         for response in responses:
             for entry in response.to_object()["resources"]:
                 if entry["error_code"]:
                     message = entry.get("error_message") or for_code(entry["error_code"]).__name__
                     raise TopicError(f"cannot describe the configuration of topic {topic!r}: {message}")
-                for item in entry["config_entries"]:
-                    if item["config_value"] is not None and not item.get("is_sensitive"):
-                        configs[item["config_names"]] = item["config_value"]
-        return dict(sorted(configs.items()))
+                entries.extend(entry["config_entries"])
+        return entries
 
     async def alter_configs(self, topic: str, config: dict[str, str]) -> None:
         """Set topic configuration values (``{"retention.ms": "86400000"}``); others keep their value.
@@ -232,16 +239,9 @@ class Admin:
                     raise TopicError(f"cannot alter the configuration of topic {topic!r}: {message}")
 
     async def _topic_overrides(self, topic: str) -> dict[str, str]:
-        await self._existing(topic)
-        resource = ConfigResource(ConfigResourceType.TOPIC, topic)
-        responses = await self._call(
-            f"describing the configuration of topic {topic!r}", self._running().describe_configs([resource])
-        )
         return {
             item["config_names"]: item["config_value"]
-            for response in responses
-            for entry in response.to_object()["resources"]
-            for item in entry["config_entries"]
+            for item in await self._config_entries(topic)
             # DYNAMIC_TOPIC_CONFIG (v1+); v0 answers say "is_default" instead.
             if item.get("config_source", 0 if item.get("is_default", True) else 1) == 1
             and item["config_value"] is not None
