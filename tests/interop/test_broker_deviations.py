@@ -190,6 +190,14 @@ async def test_idempotent_producer_works(
         await producer.stop()
 
 
+async def until_assigned(consumer: AIOKafkaConsumer) -> None:
+    """Poll until the group assigned the consumer its partitions (a join takes a while there)."""
+    deadline = time.monotonic() + 120
+    while not consumer.assignment():
+        assert time.monotonic() < deadline, "never assigned"
+        await consumer.getmany(timeout_ms=500)
+
+
 async def test_first_group_generation_is_one(
     kafka_bootstrap: str, new_topic: Callable[..., str], deviation: Deviation
 ) -> None:
@@ -201,10 +209,7 @@ async def test_first_group_generation_is_one(
     )
     await consumer.start()
     try:
-        deadline = time.monotonic() + 120
-        while not consumer.assignment():
-            assert time.monotonic() < deadline, "never assigned"
-            await consumer.getmany(timeout_ms=500)
+        await until_assigned(consumer)
         assert consumer._coordinator.generation == 1
     finally:
         await consumer.stop()
@@ -249,10 +254,7 @@ async def test_a_member_that_left_is_gone_from_describe_groups(
     )
     await consumer.start()
     try:
-        deadline = time.monotonic() + 120
-        while not consumer.assignment():
-            assert time.monotonic() < deadline, "never assigned"
-            await consumer.getmany(timeout_ms=500)
+        await until_assigned(consumer)
     finally:
         await consumer.stop()
     # Kafka drops the member at LeaveGroup, or at the latest when its session (6 s) expires.
