@@ -111,3 +111,20 @@ def test_every_lazy_export_names_the_module_that_defines_it() -> None:
     assert set(streamline._EXPORTS) == set(streamline.__all__)
     for name, module in streamline._EXPORTS.items():
         assert hasattr(importlib.import_module(module, "streamline"), name), (name, module)
+
+
+def test_stored_help_from_other_sources_is_not_used(monkeypatch, capsys) -> None:
+    from streamline.cli import _fast, _helptexts
+
+    monkeypatch.setitem(_helptexts.HELP, "", "stale help\n")
+    monkeypatch.setenv("COLUMNS", "100")
+    assert _fast.answer(["--help"])  # rendered from these sources: used
+    assert capsys.readouterr().out == "stale help\n"
+    monkeypatch.setattr(_helptexts, "FINGERPRINT", "00000000")  # an edit or merge since: typer answers
+    assert not _fast.answer(["--help"])
+    assert capsys.readouterr().out == ""
+    monkeypatch.setenv("COLUMNS", "70")
+    monkeypatch.setattr(_helptexts, "FINGERPRINT", _fast.fingerprint())
+    assert not _fast.answer(["--help"])  # narrower than the stored texts: typer wraps them itself
+    assert _fast.answer(["--version"])
+    assert capsys.readouterr().out == "streamline 0.1.0\n"

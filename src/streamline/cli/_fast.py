@@ -3,8 +3,10 @@
 Importing typer alone takes longer than the start-up budget of ``streamline --help`` (0.1 s),
 so the help texts typer renders are kept in ``_helptexts`` (written by ``python -m
 streamline.cli._helpgen``; a test checks they equal what typer renders today) and printed from
-there. Anything else, or a terminal narrower than the 80 columns they were rendered for, goes
-to typer.
+there. They are used only while the CLI's sources and typer are the ones they were rendered
+from (a checksum, :func:`fingerprint`): after an edit or a merge without regenerating them,
+typer answers, slower but right. Anything else, or a terminal narrower than the 80 columns
+they were rendered for, goes to typer too.
 """
 
 from __future__ import annotations
@@ -25,10 +27,26 @@ def answer(argv: list[str]) -> bool:
         return _write(f"streamline {__version__}\n")
     if not argv or argv[-1] not in HELP_FLAGS or terminal_columns() < COLUMNS:
         return False
-    from ._helptexts import HELP
+    from ._helptexts import FINGERPRINT, HELP
 
     text = HELP.get(" ".join(argv[:-1]))
-    return text is not None and _write(text)
+    return text is not None and FINGERPRINT == fingerprint() and _write(text)
+
+
+def fingerprint() -> str:
+    """A checksum of what the help texts are rendered from: this package's modules (but the
+    stored texts) and typer's ``__init__`` (its version)."""
+    import zlib
+    from importlib.util import find_spec
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    typer = find_spec("typer")
+    sources = sorted(os.path.join(here, n) for n in os.listdir(here) if n.endswith(".py") and n != "_helptexts.py")
+    crc = 0
+    for path in [*sources, *([typer.origin] if typer is not None and typer.origin else [])]:
+        with open(path, "rb") as f:
+            crc = zlib.crc32(os.path.basename(path).encode() + b"\0" + f.read(), crc)
+    return f"{crc:08x}"
 
 
 def terminal_columns() -> int:

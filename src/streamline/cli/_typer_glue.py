@@ -130,12 +130,9 @@ def plain_coercion(command: Any) -> Any:
 
 
 def _global_options_after(command: Any, root: Any) -> None:
-    """Let every leaf command under ``command`` accept the root's options too (hidden)."""
-    subcommands = getattr(command, "commands", None)
-    if subcommands is not None:
-        for sub in subcommands.values():
-            _global_options_after(sub, root)
-        return
+    """Let ``command`` and every command under it accept the root's options too (hidden)."""
+    for sub in getattr(command, "commands", {}).values():
+        _global_options_after(sub, root)
     taken = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
     for param in root.params:
         if not isinstance(param, typer.core.TyperOption) or param.is_eager or param.name == "help":
