@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from cliresults import assert_ok, assert_one_error
 
-from streamline.cli._helpgen import command_paths, help_texts, render, synopsis
+from streamline.cli._helpgen import README_BLOCK, command_paths, help_texts, render, synopsis
 from streamline.cli._helptexts import HELP
 
 STREAMLINE = os.path.join(os.path.dirname(sys.executable), "streamline")
 README = Path(__file__).resolve().parents[2] / "README.md"
-REGENERATE = "run `python -m streamline.cli._helpgen` and commit streamline/cli/_helptexts.py"
+REGENERATE = "run `python -m streamline.cli._helpgen` and commit streamline/cli/_helptexts.py and README.md"
 
 
 @pytest.fixture(scope="module")
@@ -135,9 +135,9 @@ def test_commands_are_listed_in_the_order_of_the_data_flow(rendered: dict[str, s
 
 def test_the_readme_synopsis_is_the_clis() -> None:
     text = README.read_text()
-    block = text[text.index("## CLI\n\n```\n") + len("## CLI\n\n```\n"):]
+    block = text[text.index(README_BLOCK) + len(README_BLOCK):]
     block = block[: block.index("```\n")]
-    assert block == synopsis(), "README's CLI synopsis is stale: paste `python -m streamline.cli._helpgen synopsis`"
+    assert block == synopsis(), f"README's CLI synopsis is stale: {REGENERATE}"
     # Every command path appears in it, and every visible option of every command.
     for command, path in command_paths():
         if path and not hasattr(command, "list_commands"):

@@ -49,7 +49,8 @@ def consume(
       it). In a group, ``start`` applies only to partitions without a committed offset.
       Partitions that appear while running are read from their beginning.
       A mapping ``{partition: start}`` reads only the partitions it names (of each topic), each
-      from its own start (no group): ``consume("logs", start={0: 5, 1: "beginning"})``.
+      from its own start (no group): ``consume("logs", start={0: 5, 1: "beginning"})``; a
+      partition named that does not exist yet is read from its start once it appears.
     - ``group``: join this consumer group. A partition's committed offset is 1 + the last
       *contiguous* processed offset: no commit ever passes a message that is not processed.
       Commits happen every ``commit_interval`` seconds, when partitions are revoked, and on

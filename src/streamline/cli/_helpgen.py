@@ -1,9 +1,10 @@
 """The help texts and the README synopsis, rendered from the CLI itself.
 
-    python -m streamline.cli._helpgen            # rewrite _helptexts.py (after changing any help)
+    python -m streamline.cli._helpgen            # rewrite _helptexts.py and the README's synopsis
     python -m streamline.cli._helpgen synopsis   # print the README's CLI synopsis
 
-tests/cli/test_help.py fails while either is out of date.
+Run it after changing any help text or option (or merging a branch that did): tests/cli/test_help.py
+fails while either is out of date, and until then ``--help`` is answered by typer (slower).
 """
 
 from __future__ import annotations
@@ -128,8 +129,29 @@ def write_help_texts() -> str:
     return target
 
 
+def write_readme_synopsis() -> str | None:
+    """Replace the code block under ``## CLI`` in the checkout's README.md; its path, or None
+    outside a source checkout."""
+    readme = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "README.md")
+    if not os.path.isfile(readme):
+        return None
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    start = text.index(README_BLOCK) + len(README_BLOCK)
+    end = text.index("```\n", start)
+    with open(readme, "w", encoding="utf-8") as f:
+        f.write(text[:start] + synopsis() + text[end:])
+    return os.path.normpath(readme)
+
+
+#: What precedes the synopsis in README.md.
+README_BLOCK = "## CLI\n\n```\n"
+
+
 if __name__ == "__main__":  # pragma: no cover
     if sys.argv[1:] == ["synopsis"]:
         sys.stdout.write(synopsis())
     else:
         print(f"wrote {write_help_texts()}")
+        readme = write_readme_synopsis()
+        print(f"wrote the synopsis in {readme}" if readme else "no README.md here: synopsis not written")
