@@ -7,11 +7,15 @@
 ...     print(msg.partition, msg.offset, msg.text)
 """
 
+from __future__ import annotations
+
 import importlib
 import logging as _logging
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy treats it the same)
 if TYPE_CHECKING:  # the names below are imported on first use (PEP 562): `import streamline` stays cheap
+    from typing import Any
+
     from ._admin import Admin, BrokerInfo, ClusterInfo, PartitionInfo, PartitionOffsets, TopicInfo
     from ._broker import EmbeddedBroker, EmbeddedBrokerError
     from ._config import ConnectionConfig, Secret
