@@ -114,6 +114,11 @@ def agent_command(
         grace=grace,
         rotate_wait=rotate_wait,
     )
+    # Until the loop's handler is installed, a SIGHUP (whose default action kills the process)
+    # is remembered and applied once the agent runs.
+    early_reload: list[int] = []
+    if not check:
+        signal.signal(signal.SIGHUP, lambda signum, frame: early_reload.append(signum))
     config = load_config(config_path, overrides)
     if check:
         if config.metrics:
@@ -162,6 +167,8 @@ def agent_command(
             loop.add_signal_handler(signal.SIGHUP, agent.request_reload)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
             pass
+        if early_reload:
+            agent.request_reload()
 
         async def start() -> bool:
             await producer.start()
