@@ -50,8 +50,8 @@ def test_systemd_unit_matches_its_config() -> None:
     config = tomllib.loads(SYSTEMD_CONFIG.read_text())
     start = shlex.split(service["ExecStart"][0])
     assert start[1:4] == ["agent", "--config", "/etc/streamline/agent.toml"]
-    assert service["ExecStartPre"] == [" ".join(start[:4] + ["--check"])]
-    assert service["ExecReload"] == [" ".join(start[:4] + ["--check"]), "/bin/kill -HUP $MAINPID"]
+    assert service["ExecStartPre"] == [" ".join([*start[:4], "--check"])]
+    assert service["ExecReload"] == [" ".join([*start[:4], "--check"]), "/bin/kill -HUP $MAINPID"]
     assert service["Restart"] == ["on-failure"]
     # Checkpoints in the state directory, the only writable place under ProtectSystem=strict.
     assert service["StateDirectory"] == ["streamline"]
@@ -109,3 +109,15 @@ def test_daemonset_mounts_probes_and_limits_match_its_config() -> None:
     assert set(container["resources"]["requests"]) == {"cpu", "memory"}
     assert pod["terminationGracePeriodSeconds"] > config["grace"]  # SIGTERM drains first
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_the_readme_example_passes_check(cli, tmp_path: Path) -> None:
+    readme = (DEPLOY.parents[1] / "README.md").read_text()
+    section = readme.split("## Agent config", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = tmp_path / "agent.toml"
+    config.write_text(example)
+    result = cli("agent", "--config", str(config), "--check",
+                 env={"STREAMLINE_BOOTSTRAP_SERVERS": "", "STREAMLINE_SASL_PASSWORD": "from-the-environment"})
+    assert_ok(result)
+    assert result.stdout.startswith(f"{config}: OK: 3 inputs (nginx-access -> nginx-access, billing -> app-{{hostname}}")

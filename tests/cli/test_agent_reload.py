@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import threading
 import time
+from pathlib import Path
 
 from agent_helpers import RunningAgent, agent_toml, read_values, saved_positions
 from shipping import line
