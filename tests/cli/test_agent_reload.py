@@ -41,6 +41,24 @@ class ContinuousWriter(threading.Thread):
         return self.written
 
 
+def http_get(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def until(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
 def numbered(prefix: str, start: int, stop: int) -> bytes:
     return b"".join(b"%s-%06d\n" % (prefix.encode(), n) for n in range(start, stop))
 
@@ -160,16 +178,21 @@ def test_a_failed_input_is_started_again_by_a_reload(kafka_bootstrap: str, new_t
         {"name": "bad", "paths": [str(tmp_path / "bad.log")], "topic": topic, "start": "beginning"},
         {"name": "ok", "paths": [str(tmp_path / "ok.log")], "topic": other_topic, "start": "beginning"},
     ]))
-    agent = RunningAgent(kafka_bootstrap, config, "-q", log=tmp_path / "agent.log")
+    agent = RunningAgent(kafka_bootstrap, config, "-q", "--metrics", "127.0.0.1:0", log=tmp_path / "agent.log")
     try:
         text = agent.wait_for("streamline: error: input bad stopped: ")
         assert "checkpoints.json" in text
+        url = text.split("streamline: metrics on ", 1)[1].split()[0].removesuffix("/metrics")
         assert read_values(kafka_bootstrap, other_topic, 30) == expected("ok", 0, 30)  # the other one runs on
+        status, body = http_get(url + "/readyz")
+        assert status == 503 and "input bad failed" in body, body
+        assert http_get(url + "/healthz")[0] == 200
         (state / "bad" / "checkpoints.json").unlink()  # the operator repairs it, then reloads
         agent.reload()
         text = agent.wait_for("streamline: reloaded ")
         assert "restarted bad; 1 unchanged" in text
         assert read_values(kafka_bootstrap, topic, 30) == expected("bad", 0, 30)
+        until(lambda: http_get(url + "/readyz")[0] == 200)
         assert agent.stop() == 0
     finally:
         agent.kill()
