@@ -54,6 +54,9 @@ def test_every_mistake_is_one_error_line_and_exit_2(cli, tmp_path: Path) -> None
     assert "inputs[1].paths[0]: '/var/log/*.log' matches every file of inputs[0].paths[0]" in line
     line = assert_one_error(cli("agent", "--config", str(config), "--check", "--acks", "2"), 2)
     assert "acks must be one of" in line
+    config.write_text(agent_toml(tmp_path / "c", [{"name": "a", "paths": [str(tmp_path / "none.log")], "topic": "a"}]))
+    line = assert_one_error(cli("agent", "--config", str(config), "--must-exist"), 2)
+    assert line.endswith(f"inputs[0] (a): {tmp_path / 'none.log'}: No such file or directory (--must-exist)"), line
 
 
 def test_two_inputs_ship_to_two_topics_with_their_own_checkpoints_and_resume(
@@ -113,6 +116,10 @@ def test_sigterm_drains_every_input_and_saves_checkpoints(kafka_bootstrap: str, 
     text = agent.text()
     assert "stopping: draining in-flight data of every input" in text
     assert "a: shipped 2,000 lines" in text and "b: shipped 1,000 lines" in text
+    # Off a terminal: one status line per input every --status-every seconds.
+    status = [ln for ln in text.splitlines() if "lines/s" in ln]
+    assert any(ln.startswith("streamline: a: ") for ln in status), text
+    assert any(ln.startswith("streamline: b: ") for ln in status), text
     assert "Traceback" not in text
     assert saved_positions(tmp_path / "state" / "a") == {"a.log": 2000 * 9}
     assert saved_positions(tmp_path / "state" / "b") == {"b.log": 1000 * 9}

@@ -13,4 +13,16 @@ from .config import AgentConfig, KafkaSettings, Overrides, load_config
 from .runner import Agent, RunOptions
 from .schema import AgentConfigError
 
-__all__ = ["Agent", "AgentConfig", "AgentConfigError", "KafkaSettings", "Overrides", "RunOptions", "load_config"]
+#: The public name of :func:`load_config` (``streamline.load_agent_config``).
+load_agent_config = load_config
+
+__all__ = [
+    "Agent",
+    "AgentConfig",
+    "AgentConfigError",
+    "KafkaSettings",
+    "Overrides",
+    "RunOptions",
+    "load_agent_config",
+    "load_config",
+]

@@ -90,7 +90,13 @@ class KafkaSettings:
 
 @dataclass(frozen=True)
 class AgentConfig:
-    """A validated config file (with command-line overrides applied)."""
+    """A validated config file (with command-line overrides applied).
+
+        config = load_agent_config("agent.toml")
+        print(config.summary())                       # 2 inputs (web -> web, app -> app); ...
+        for spec in config.inputs:                    # InputSpec: name, paths, topic, multiline, ...
+            print(spec.name, config.checkpoints_for(spec))
+    """
 
     path: str
     kafka: KafkaSettings

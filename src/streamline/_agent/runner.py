@@ -149,6 +149,11 @@ class Agent:
     """Ships every input of ``config`` through ``producer`` until :meth:`stop` (or, with
     ``options.once``, until every input reached the end of its files).
 
+        config = load_agent_config("agent.toml")
+        async with Producer(connection=config.kafka.connection) as producer:
+            agent = Agent(config, producer=producer, load=lambda: load_agent_config("agent.toml"))
+            await agent.run()  # agent.request_reload() re-reads the file; agent.stop() drains
+
     ``load`` re-reads the config for :meth:`reload`; ``say`` writes one report line (final
     figures, reload results); ``on_tick(name, follower, pipeline)`` is called about once a
     second per input (the status line).
@@ -173,8 +178,6 @@ class Agent:
         self._on_tick = on_tick
         self._build_input = build
         self.inputs: dict[str, RunningInput] = {}
-        #: Every input that ran, in the order they ended (for the final figures).
-        self.finished: list[RunningInput] = []
         self._tg: Any = None
         self._stopping = False
         self._reloading = False
@@ -225,7 +228,9 @@ class Agent:
             self._tg = tg
             for spec in effective_specs(self.config.inputs):
                 self._start(spec)
-            if not self.options.once:
+            if self.options.once:
+                tg.start_soon(self._check_claims)
+            else:
                 tg.start_soon(self._reload_loop)
                 tg.start_soon(self._watch_claims)
             while self._reloading or any(r.running for r in self.inputs.values()):
@@ -269,7 +274,6 @@ class Agent:
             log.error("input %s stopped: %s", running.name, _one_line(exc))
         finally:
             running.done.set()
-            self.finished.append(running)
             self._wake.set()
             if running.stats is not None:
                 self._say(self.figures(running))

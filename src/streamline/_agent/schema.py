@@ -18,7 +18,13 @@ from .._errors import ConfigurationError
 
 
 class AgentConfigError(ConfigurationError):
-    """A mistake in the agent's config file: one line naming the file, the key path and the rule."""
+    """A mistake in the agent's config file: one line naming the file, the key path and the rule.
+
+        try:
+            load_agent_config("agent.toml")
+        except AgentConfigError as exc:
+            print(exc)  # agent.toml: inputs[0].topc: unknown key; did you mean 'topic'?
+    """
 
 
 def type_name(value: object) -> str:

@@ -128,6 +128,18 @@ def agent_command(
         typer.echo(f"{config_path}: OK: {config.summary()}")
         return
 
+    if must_exist:
+        from .._follow.files import path_problems
+
+        for i, spec in enumerate(config.inputs):
+            problems = path_problems(list(spec.paths))
+            if problems:
+                problem = problems[0]
+                raise ConfigurationError(
+                    f"{config_path}: inputs[{i}] ({spec.name}): {problem.filename}: "
+                    f"{problem.strerror or problem} (--must-exist)"
+                )
+
     from .._producer import Producer
 
     kafka = config.kafka
