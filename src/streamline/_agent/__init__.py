@@ -1,7 +1,7 @@
 """The log agent: one config file, many inputs, one producer (``streamline agent --config``).
 
 ``config`` reads and validates the TOML file (every mistake is one line naming the file and the
-key path), ``claims`` decides which input a file belongs to, ``runner`` runs the inputs and
+key path; ``schema`` reads one table, ``inputs`` one ``[[inputs]]`` table), ``claims`` decides which input a file belongs to, ``runner`` runs the inputs and
 applies a reloaded config (SIGHUP) without touching the inputs that did not change.
 
     config = load_config("agent.toml")

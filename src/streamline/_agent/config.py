@@ -15,8 +15,6 @@ their ``STREAMLINE_*`` variables) override the file: see :class:`Overrides`.
 from __future__ import annotations
 
 import os
-import re
-import string
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,9 +22,10 @@ from typing import Any
 
 from .._config import ConnectionConfig
 from .._errors import ConfigurationError
-from .._ingest.spec import InputSpec, Metadata, Multiline, Parser
-from .._validation import COMPRESSIONS, TOPIC_RULE, Acks, check_acks, check_topic
-from .claims import find_conflict, glob_problem
+from .._ingest.spec import InputSpec
+from .._validation import COMPRESSIONS, Acks, check_acks
+from .claims import find_conflict
+from .inputs import INPUT_KEYS, local_path, read_input
 from .schema import AgentConfigError, Table, type_name
 
 if sys.version_info >= (3, 11):
@@ -53,29 +52,6 @@ CONNECTION_KEYS = (
     "client_id",
 )
 KAFKA_KEYS = (*CONNECTION_KEYS, "acks", "compression", "max_message_bytes")
-INPUT_KEYS = (
-    "name",
-    "paths",
-    "exclude",
-    "topic",
-    "key",
-    "start",
-    "long_lines",
-    "max_line_bytes",
-    "multiline",
-    "parser",
-    "metadata",
-)
-MULTILINE_KEYS = ("pattern", "negate", "match", "preset", "max_lines", "max_bytes", "timeout")
-PARSER_KEYS = ("kind", "pattern", "on_invalid")
-METADATA_KEYS = ("headers", "envelope", "fields")
-HEADER_NAMES = ("host", "path", "offset", "input", "stream")
-#: Names the envelope and the metadata headers use themselves: a static field may not take them.
-RESERVED_FIELDS = ("@timestamp", "host", "path", "offset", "input", "message", "stream")
-TOPIC_PLACEHOLDERS = ("name", "path", "hostname", "input")
-KEY_PLACEHOLDERS = ("path", "name", "hostname", "input", *(f"field{i}" for i in range(1, 10)))
-_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,100}")
-_TOPIC_TEXT_RE = re.compile(r"[A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -168,7 +144,7 @@ def parse_config(
     top = Table(file, "", data, allowed=TOP_KEYS)
     kafka = _kafka(top, base, overrides, env)
 
-    checkpoints = overrides.checkpoints or _local(base, top.nonempty("checkpoints", DEFAULT_CHECKPOINTS))
+    checkpoints = overrides.checkpoints or local_path(base, top.nonempty("checkpoints", DEFAULT_CHECKPOINTS))
     metrics = overrides.metrics or top.nonempty("metrics")
     if metrics:
         from .._metrics import parse_address
@@ -194,7 +170,7 @@ def parse_config(
     inputs: list[InputSpec] = []
     names: dict[str, int] = {}
     for i, raw in enumerate(raw_inputs):
-        spec = _input(Table(file, f"inputs[{i}]", raw, allowed=INPUT_KEYS), base, kafka.max_message_bytes)
+        spec = read_input(Table(file, f"inputs[{i}]", raw, allowed=INPUT_KEYS), base, kafka.max_message_bytes)
         if spec.name in names:
             raise AgentConfigError(
                 f"{file}: inputs[{i}].name: {spec.name!r} is already the name of inputs[{names[spec.name]}]; "
@@ -217,10 +193,6 @@ def parse_config(
     )
 
 
-def _local(base: str, path: str) -> str:
-    return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
-
-
 def _kafka(top: Table, base: str, overrides: Overrides, env: Mapping[str, str] | None) -> KafkaSettings:
     table = top.table("kafka", allowed=KAFKA_KEYS) or Table(top.file, "kafka", {}, allowed=KAFKA_KEYS)
     options: dict[str, Any] = {}
@@ -230,7 +202,7 @@ def _kafka(top: Table, base: str, overrides: Overrides, env: Mapping[str, str] |
         else:
             value = table.nonempty(name)
         if value is not None and name.startswith("ssl_"):
-            value = _local(base, value)
+            value = local_path(base, value)
             if not overrides.connection.get(name) and not os.path.isfile(value):
                 raise table.error(f"no such file: {value}", table.path(name))
         if value is not None:
@@ -264,163 +236,3 @@ def _kafka(top: Table, base: str, overrides: Overrides, env: Mapping[str, str] |
         compression=compression,
         max_message_bytes=max_message_bytes,
     )
-
-
-def _input(table: Table, base: str, max_message_bytes: int) -> InputSpec:
-    table.require("name", "a name for this input (letters, digits, '.', '_', '-')")
-    name = table.string("name")
-    if not _NAME_RE.fullmatch(name) or name in (".", ".."):
-        raise table.error(
-            f"expected 1-100 letters, digits, '.', '_' or '-', not '.' or '..' (got {name!r}); "
-            "it names the input's checkpoint directory",
-            table.path("name"),
-        )
-    paths = table.strings("paths", required=True)
-    for k, pattern in enumerate(paths):
-        problem = glob_problem(pattern)
-        if problem:
-            raise table.error(f"{pattern!r}: {problem}", f"{table.path('paths')}[{k}]")
-    exclude = table.strings("exclude")
-    for k, pattern in enumerate(exclude):
-        problem = glob_problem(pattern)
-        if problem:
-            raise table.error(f"{pattern!r}: {problem}", f"{table.path('exclude')}[{k}]")
-    table.require("topic", "the topic (or a template such as 'logs-{hostname}') this input ships to")
-    topic = table.nonempty("topic")
-    _check_template(table, "topic", topic, TOPIC_PLACEHOLDERS)
-    key = table.nonempty("key")
-    if key is not None:
-        _check_template(table, "key", key, KEY_PLACEHOLDERS)
-    start = table.string("start", "end", choices=("beginning", "end"))
-    long_lines = table.string("long_lines", "split", choices=("split", "skip"))
-    max_line_bytes = table.integer("max_line_bytes", None, minimum=1)
-    if max_line_bytes is not None:
-        from ..cli._ship import line_bytes_for
-
-        room = line_bytes_for(max_message_bytes, key)
-        if max_line_bytes > room:
-            raise table.error(
-                f"{max_line_bytes} does not fit in a record of kafka.max_message_bytes {max_message_bytes} "
-                f"(at most {room} with this key); raise kafka.max_message_bytes",
-                table.path("max_line_bytes"),
-            )
-    return InputSpec(
-        name=name,
-        paths=tuple(_local(base, p) for p in paths),
-        topic=topic,
-        key=key,
-        exclude=tuple(_local(base, p) if "/" in p else p for p in exclude),
-        start=start,
-        long_lines=long_lines,
-        max_line_bytes=max_line_bytes,
-        multiline=_multiline(table),
-        parser=_parser(table),
-        metadata=_metadata(table),
-    )
-
-
-def _check_template(table: Table, key: str, template: str, allowed: tuple[str, ...]) -> None:
-    where = table.path(key)
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise table.error(f"{template!r} is not a valid template: {exc}; write {{{{ and }}}} for braces", where) from None
-    placeholders = [name for _, name, _, _ in parsed if name is not None]
-    for name in placeholders:
-        if name not in allowed:
-            raise table.error(
-                f"unknown placeholder {{{name}}}; expected {', '.join('{' + a + '}' for a in allowed)}", where
-            )
-    if key != "topic":
-        return
-    if not placeholders:
-        try:
-            check_topic(template)
-        except ConfigurationError:
-            raise table.error(f"invalid topic name {template!r}: {TOPIC_RULE}", where) from None
-        return
-    literal = "".join(text for text, _, _, _ in parsed)
-    if not _TOPIC_TEXT_RE.fullmatch(literal) or len(literal) > 249:
-        raise table.error(f"the text around the placeholders of {template!r} breaks the rule: {TOPIC_RULE}", where)
-
-
-def _compile(table: Table, key: str, pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise table.error(f"not a valid regular expression: {exc}", table.path(key)) from None
-
-
-def _multiline(parent: Table) -> Multiline | None:
-    if not parent.has("multiline"):
-        return None
-    if isinstance(parent.data["multiline"], str):  # multiline = "indented": a preset
-        table = Table(parent.file, parent.path("multiline"), {"preset": parent.data["multiline"]}, allowed=MULTILINE_KEYS)
-    else:
-        sub = parent.table("multiline", allowed=MULTILINE_KEYS)
-        assert sub is not None
-        table = sub
-    preset = table.string("preset", None, choices=("indented", "python", "timestamp"))
-    pattern = table.nonempty("pattern")
-    if preset is None and pattern is None:
-        raise table.error("expected a 'pattern' or a 'preset' (indented, python, timestamp)")
-    if preset is not None and pattern is not None:
-        raise table.error("expected either 'pattern' or 'preset', not both", table.path("pattern"))
-    if pattern is not None:
-        _compile(table, "pattern", pattern)
-    defaults = Multiline()
-    return Multiline(
-        pattern=pattern,
-        negate=table.boolean("negate", defaults.negate),
-        match=table.string("match", defaults.match, choices=("after", "before")),
-        preset=preset,
-        max_lines=table.integer("max_lines", defaults.max_lines, minimum=1),
-        max_bytes=table.integer("max_bytes", defaults.max_bytes, minimum=1),
-        timeout=table.number("timeout", defaults.timeout, above=0),
-    )
-
-
-def _parser(parent: Table) -> Parser | None:
-    if not parent.has("parser"):
-        return None
-    if isinstance(parent.data["parser"], str):  # parser = "json"
-        table = Table(parent.file, parent.path("parser"), {"kind": parent.data["parser"]}, allowed=PARSER_KEYS)
-    else:
-        sub = parent.table("parser", allowed=PARSER_KEYS)
-        assert sub is not None
-        table = sub
-    table.require("kind", "json, regex, cri or docker")
-    kind = table.string("kind", choices=("json", "regex", "cri", "docker"))
-    pattern = table.nonempty("pattern")
-    if kind == "regex":
-        table.require("pattern", "a regular expression with named groups, e.g. '(?P<ip>\\S+) '")
-        compiled = _compile(table, "pattern", pattern)
-        if not compiled.groupindex:
-            raise table.error("expected named groups such as (?P<status>\\d+): they become the JSON fields", table.path("pattern"))
-    elif pattern is not None:
-        raise table.error(f"only the regex parser takes a pattern (this one is {kind!r})", table.path("pattern"))
-    return Parser(kind, pattern=pattern, on_invalid=table.string("on_invalid", "send", choices=("send", "skip", "stop")))
-
-
-def _metadata(parent: Table) -> Metadata:
-    table = parent.table("metadata", allowed=METADATA_KEYS)
-    if table is None:
-        return Metadata()
-    headers = table.strings("headers")
-    for k, header in enumerate(headers):
-        if header not in HEADER_NAMES:
-            raise table.error(
-                f"expected one of {', '.join(HEADER_NAMES)} (got {header!r})", f"{table.path('headers')}[{k}]"
-            )
-        if header in headers[:k]:
-            raise table.error(f"{header!r} is listed twice", f"{table.path('headers')}[{k}]")
-    fields: dict[str, str] = {}
-    sub = table.table("fields", allowed=[str(k) for k in table.data.get("fields", {})] if isinstance(table.data.get("fields"), Mapping) else [])
-    if sub is not None:
-        for name, value in sub.data.items():
-            if name in RESERVED_FIELDS:
-                raise sub.error(f"{name!r} is set by the agent itself; choose another field name", sub.path(name))
-            if not isinstance(value, str):
-                raise sub.error(f"expected a string (got {type_name(value)} {value!r})", sub.path(name))
-            fields[name] = value
-    return Metadata(headers=headers, envelope=table.boolean("envelope", False), fields=fields)
