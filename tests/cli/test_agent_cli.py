@@ -151,3 +151,44 @@ def test_a_file_matched_by_two_inputs_goes_to_the_first_with_one_warning(
     text = agent.text()
     warning = f"streamline: warning: {tmp_path / 'web-app.log'} matches inputs web and app; it is shipped by web only (the first)"
     assert text.count(warning) == 1, text
+
+
+def test_status_line_on_a_terminal_shows_every_input(kafka_bootstrap: str, new_topic, tmp_path: Path) -> None:
+    import os
+    import pty
+    import select
+    import signal
+    import subprocess
+    import time
+
+    from conftest import STREAMLINE, clean_env
+
+    a_topic, b_topic = new_topic(partitions=1), new_topic(partitions=1)
+    (tmp_path / "a.log").write_bytes(numbered("a", 0, 100))
+    (tmp_path / "b.log").write_bytes(numbered("b", 0, 100))
+    config = tmp_path / "agent.toml"
+    config.write_text(agent_toml(tmp_path / "state", [
+        {"name": "alpha", "paths": [str(tmp_path / "a.log")], "topic": a_topic, "start": "beginning"},
+        {"name": "beta", "paths": [str(tmp_path / "b.log")], "topic": b_topic, "start": "beginning"},
+    ]))
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([STREAMLINE, "agent", "--config", str(config)], stdin=subprocess.DEVNULL,
+                            stdout=follower, stderr=follower, env=clean_env(kafka_bootstrap))
+    os.close(follower)
+    output = b""
+    deadline = time.monotonic() + 90
+    wanted = (b"alpha: ", b"beta: ", b"shipped 100")
+    while time.monotonic() < deadline and not all(w in output.rsplit(b"\r", 1)[-1] for w in wanted):
+        ready, _, _ = select.select([leader], [], [], 0.5)
+        if ready:
+            try:
+                output += os.read(leader, 4096)
+            except OSError:
+                break
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    os.close(leader)
+    text = output.decode(errors="replace")
+    last = text.rsplit("\r", 1)[-1]
+    assert "\r" in text  # redrawn in place
+    assert "alpha: " in last and "beta: " in last and "lines/s" in last, text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from typing import Any
 
 import typer
@@ -27,14 +28,18 @@ class InputFailed(StreamlineError):
 
 
 class AgentStatus:
-    """The status of every input: on a terminal one redrawn line (``name: rate shipped`` per
+    """The status of every input: on a terminal one redrawn line (``name: rate, shipped`` per
     input), otherwise one log line per input every ``log_every`` seconds."""
+
+    #: An input that has not ticked for this long (it stopped, or a reload removed it) leaves
+    #: the terminal line.
+    STALE_AFTER = 5.0
 
     def __init__(self, *, log_every: float = 10.0, stream: Any = None) -> None:
         self.log_every = log_every
         self.screen = StatusLine(stream=stream, log_every=log_every)
         self._lines: dict[str, StatusLine] = {}
-        self._latest: dict[str, str] = {}
+        self._latest: dict[str, tuple[float, str]] = {}
 
     def __call__(self, name: str, follower: Any, pipeline: Any) -> None:
         line = self._lines.get(name)
@@ -44,16 +49,13 @@ class AgentStatus:
         if self.screen._stopped:
             return
         text = line.render(pipeline)
-        if self.screen.tty:
-            rate, shipped = text.split(" | ")[0], f"{pipeline.stats.delivered:,}"
-            self._latest[name] = f"{name}: {rate}, shipped {shipped}"
-            self.screen._show(" | ".join(self._latest[n] for n in sorted(self._latest)))
-        else:
+        if not self.screen.tty:
             line._show(f"{name}: {text}")
-
-    def forget(self, name: str) -> None:
-        self._latest.pop(name, None)
-        self._lines.pop(name, None)
+            return
+        now = time.monotonic()
+        self._latest[name] = (now, f"{name}: {text.split(' | ')[0]}, shipped {pipeline.stats.delivered:,}")
+        shown = [entry for _, (at, entry) in sorted(self._latest.items()) if now - at < self.STALE_AFTER]
+        self.screen._show(" | ".join(shown))
 
     def stop_drawing(self) -> None:
         self.screen.stop_drawing()
