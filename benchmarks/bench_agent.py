@@ -14,7 +14,9 @@ was acknowledged and the checkpoints were saved), interleaved round by round (A,
   CRI container lines with every tenth line split into a ``P`` and an ``F`` part (``parser = "cri"``),
   and access-log lines (plain).
 
-Every record is read back before the next command runs. An input whose multiline/parser settings
+Every record is read back before the next command runs. Reported: lines/s (wall time) and CPU
+seconds per million lines (user + system of the command): on a shared machine the CPU figures and
+their ratios are the steadier ones. An input whose multiline/parser settings
 this build cannot run is shipped as a plain input instead, and the report says so (the agent's
 inputs are built by one function, ``streamline._agent.runner._build``: asked first).
 Wall times include interpreter start-up; the figures without it subtract the median wall time of
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._support import STREAMLINE, access_lines, count_messages, startup_seconds, wall_time
+from benchmarks._support import STREAMLINE, access_lines, count_messages, startup_seconds
 
 PARTITIONS = 4
 
@@ -168,22 +170,24 @@ async def read_back(bootstrap: str, expected: dict[str, int]) -> None:
             raise RuntimeError(f"{topic}: only {got:,} of {count:,} records read back")
 
 
-async def run_ship(bootstrap: str, work: Workload, tmp: str) -> float:
+async def run_ship(bootstrap: str, work: Workload, tmp: str) -> tuple[float, float]:
     topic = await new_topic(bootstrap, "ship")
-    seconds = wall_time([STREAMLINE, "-b", bootstrap, "ship", work.plain, "--topic", topic, "--from", "beginning",
+    seconds = timed([STREAMLINE, "-b", bootstrap, "ship", work.plain, "--topic", topic, "--from", "beginning",
                          "--once", "-q", "--checkpoints", os.path.join(tmp, f"ck-{topic}")])
     await read_back(bootstrap, {topic: work.lines})
     await drop(bootstrap, [topic])
     return seconds
 
 
-async def run_agent(bootstrap: str, tmp: str, inputs: dict[str, tuple[str, str]], expected: dict[str, int]) -> float:
+async def run_agent(
+    bootstrap: str, tmp: str, inputs: dict[str, tuple[str, str]], expected: dict[str, int]
+) -> tuple[float, float]:
     """``inputs``: name -> (file, extra TOML); ``expected``: name -> records."""
     topics = {name: await new_topic(bootstrap, f"agent-{name}") for name in inputs}
     config = os.path.join(tmp, f"agent-{uuid.uuid4().hex[:6]}.toml")
     agent_config(config, os.path.join(tmp, f"ck-{uuid.uuid4().hex[:6]}"),
                  {name: (file, topics[name], extra) for name, (file, extra) in inputs.items()})
-    seconds = wall_time([STREAMLINE, "-b", bootstrap, "agent", "--config", config, "--once", "-q"])
+    seconds = timed([STREAMLINE, "-b", bootstrap, "agent", "--config", config, "--once", "-q"])
     await read_back(bootstrap, {topics[name]: count for name, count in expected.items()})
     await drop(bootstrap, list(topics.values()))
     return seconds
@@ -197,6 +201,26 @@ def loadavg() -> list[str]:
 def p_lines(path: str) -> int:
     with open(path, "rb") as f:
         return f.read().count(b" stdout P ")
+
+
+def timed(args: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one command, start to exit.
+
+    CPU time is what to compare on a shared machine: other work stretches wall time, not it.
+    """
+    import resource
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:5])}... exited {result.returncode}: "
+                           f"{result.stderr.decode(errors='replace').strip()[-500:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def spread(values: list[float]) -> str:
@@ -236,13 +260,18 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             print(f"workload: {work.lines:,} lines for ship and the 1-input agent; {mixed_lines:,} lines over 4 inputs; "
                   f"start-up {startup:.2f} s; load {loadavg()}")
             results: dict[str, list[float]] = {"ship": [], "agent_plain": [], "agent_mixed": []}
+            cpu: dict[str, list[float]] = {"ship": [], "agent_plain": [], "agent_mixed": []}
             for round_ in range(args.rounds):
-                results["ship"].append(await run_ship(bootstrap, work, tmp))
-                results["agent_plain"].append(
-                    await run_agent(bootstrap, tmp, {"web": (work.plain, "")}, {"web": work.lines})
-                )
-                results["agent_mixed"].append(await run_agent(bootstrap, tmp, inputs, expected))
-                print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in results.items()))
+                measured = {
+                    "ship": await run_ship(bootstrap, work, tmp),
+                    "agent_plain": await run_agent(bootstrap, tmp, {"web": (work.plain, "")}, {"web": work.lines}),
+                    "agent_mixed": await run_agent(bootstrap, tmp, inputs, expected),
+                }
+                for key, (wall, used) in measured.items():
+                    results[key].append(wall)
+                    cpu[key].append(used)
+                print(f"round {round_ + 1}: " + ", ".join(
+                    f"{k} {wall:.2f} s ({used:.2f} CPU s)" for k, (wall, used) in measured.items()))
     finally:
         if broker is not None:
             await broker.__aexit__(None, None, None)
@@ -256,6 +285,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     ship_bare = [rate(s, work.lines, True) for s in results["ship"]]
     plain_bare = [rate(s, work.lines, True) for s in results["agent_plain"]]
     mixed_bare = [rate(s, mixed_lines, True) for s in results["agent_mixed"]]
+    cpu_per_m = {
+        "ship": [c / work.lines * 1e6 for c in cpu["ship"]],
+        "agent_plain": [c / work.lines * 1e6 for c in cpu["agent_plain"]],
+        "agent_mixed": [c / mixed_lines * 1e6 for c in cpu["agent_mixed"]],
+    }
+    cpu_plain_ratio = [a / s for a, s in zip(cpu_per_m["agent_plain"], cpu_per_m["ship"], strict=True)]
+    cpu_mixed_ratio = [a / s for a, s in zip(cpu_per_m["agent_mixed"], cpu_per_m["ship"], strict=True)]
     plain_ratio = [p / s for p, s in zip(plain, ship, strict=True)]
     mixed_ratio = [m / s for m, s in zip(mixed, ship, strict=True)]
     report = {
@@ -270,6 +306,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "agent_mixed_lines_per_s_excluding_startup": statistics.median(mixed_bare),
         "agent_plain_vs_ship": statistics.median(plain_ratio),
         "agent_mixed_vs_ship": statistics.median(mixed_ratio),
+        "ship_cpu_s_per_million_lines": statistics.median(cpu_per_m["ship"]),
+        "agent_plain_cpu_s_per_million_lines": statistics.median(cpu_per_m["agent_plain"]),
+        "agent_mixed_cpu_s_per_million_lines": statistics.median(cpu_per_m["agent_mixed"]),
+        "agent_plain_vs_ship_cpu": statistics.median(cpu_plain_ratio),
+        "agent_mixed_vs_ship_cpu": statistics.median(cpu_mixed_ratio),
         "loadavg": loadavg(),
     }
     print(f"ship --once                 {report['ship_lines_per_s']:>12,.0f} lines/s "
@@ -280,6 +321,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     print(f"agent --once, 4 inputs      {report['agent_mixed_lines_per_s']:>12,.0f} lines/s "
           f"({report['agent_mixed_lines_per_s_excluding_startup']:,.0f} without start-up); "
           f"vs ship {report['agent_mixed_vs_ship']:.2f}x (rounds {spread(mixed_ratio)})")
+    print(f"CPU s per 1M lines (includes start-up): ship {report['ship_cpu_s_per_million_lines']:.2f}, "
+          f"agent 1 plain input {report['agent_plain_cpu_s_per_million_lines']:.2f} "
+          f"({report['agent_plain_vs_ship_cpu']:.2f}x ship, rounds {spread(cpu_plain_ratio)}), "
+          f"agent 4 inputs {report['agent_mixed_cpu_s_per_million_lines']:.2f} "
+          f"({report['agent_mixed_vs_ship_cpu']:.2f}x ship, rounds {spread(cpu_mixed_ratio)})")
     print(f"load average at the end: {' '.join(report['loadavg'])}")  # type: ignore[arg-type]
     return report
 
