@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the names below are imported on first use (PEP 562): `impor
     from typing import Any
 
     from ._admin import Admin, BrokerInfo, ClusterInfo, PartitionInfo, PartitionOffsets, TopicInfo
+    from ._agent import Agent, AgentConfig, AgentConfigError, load_agent_config
     from ._broker import EmbeddedBroker, EmbeddedBrokerError
     from ._config import ConnectionConfig, Secret
     from ._consume import MessageStream, consume
@@ -67,6 +68,9 @@ if TYPE_CHECKING:  # the names below are imported on first use (PEP 562): `impor
 
 _EXPORTS: dict[str, str] = {
     "Admin": "._admin",
+    "Agent": "._agent",
+    "AgentConfig": "._agent",
+    "AgentConfigError": "._agent",
     "Batch": "._pipeline",
     "BrokerInfo": "._admin",
     "BrokerUnavailableError": "._errors",
@@ -119,6 +123,7 @@ _EXPORTS: dict[str, str] = {
     "follow": "._follow",
     "inject_trace_context": "._metrics",
     "install_otel_metrics": "._metrics",
+    "load_agent_config": "._agent",
     "murmur2": "._partitioner",
     "partition_for_key": "._partitioner",
     "serve_metrics": "._metrics",
@@ -146,6 +151,9 @@ _logging.getLogger("streamline").addHandler(_logging.NullHandler())
 
 __all__ = [
     "Admin",
+    "Agent",
+    "AgentConfig",
+    "AgentConfigError",
     "Batch",
     "BrokerInfo",
     "BrokerUnavailableError",
@@ -198,6 +206,7 @@ __all__ = [
     "follow",
     "inject_trace_context",
     "install_otel_metrics",
+    "load_agent_config",
     "murmur2",
     "partition_for_key",
     "serve_metrics",

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "produce": "._produce",
     "consume": "._consume",
     "ship": "._ship",
+    "agent": "._agent",
     "run": "._run_pipeline",
     "topics": "._topics",
     "groups": "._groups",
