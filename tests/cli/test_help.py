@@ -129,7 +129,7 @@ def test_every_command_and_group_has_exactly_one_example(rendered: dict[str, str
 def test_commands_are_listed_in_the_order_of_the_data_flow(rendered: dict[str, str]) -> None:
     text = rendered[""]
     listed = [line.split()[0] for line in text[text.index("Commands:"):].splitlines()[1:] if line.strip()]
-    assert listed == ["produce", "consume", "ship", "run", "topics", "groups", "cluster", "top", "follow",
+    assert listed == ["produce", "consume", "ship", "agent", "run", "topics", "groups", "cluster", "top", "follow",
                       "broker", "demo"]
 
 
