@@ -1,0 +1,369 @@
+"""The ``--peers`` cases: reference rows against rsyslog, syslog-ng, confluent-kafka and FastStream.
+
+- ``peers_ship``: one access.log of N lines (127 B), followed from its beginning by each shipper in
+  turn (``streamline ship``, rsyslog imfile → omkafka, syslog-ng file() → kafka-c), to a fresh
+  4-partition topic, ``acks=all``. Timed from spawn until a consumer in this process has read all N
+  lines back (the same clock for all three: the peers never exit by themselves); CPU seconds of the
+  shipper process (all threads, start-up included) at that moment, per million lines.
+- ``peers_latency``: each shipper follows an empty file while a writer appends ``rate`` lines/s;
+  append→consumer latency seen by a consumer with a 5 ms fetch wait (``linerate.py``), plus the
+  shipper's CPU (% of a core) over the measured lines and its RSS at the end.
+- ``peers_clients``: produce (streamline ``send_many``, confluent-kafka ``produce``+``flush``,
+  FastStream ``publish_batch``) and consume (``async for`` over ``consume()``, confluent-kafka
+  ``consume(num_messages)``, a FastStream batch subscriber), 100-byte values, 4 partitions.
+
+A peer that cannot run here is skipped with the reason (in the table and in the JSON's
+``skipped``). Shippers and clients run in a different order every run (so going first favours
+no one); the table shows medians over ``--runs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import linerate
+from .._support import (
+    Context,
+    LineTally,
+    Row,
+    access_lines,
+    count_messages,
+    fmt_rate,
+    rate,
+    rss_mb,
+    tally_lines,
+)
+from . import Unavailable
+from ._daemon import Daemon
+from .shippers import Rsyslog, Shipper, StreamlineShip, SyslogNg
+
+PARTITIONS = 4
+
+
+@dataclass(frozen=True)
+class PeerSizes:
+    ship_lines: int = 300_000
+    latency_rate: int = 1_000
+    latency_seconds: float = 10.0
+    produce_messages: int = 100_000
+    consume_messages: int = 100_000
+
+    @classmethod
+    def of(cls, scale: str) -> PeerSizes:
+        if scale == "smoke":
+            return cls(ship_lines=5_000, latency_rate=200, latency_seconds=1.5, produce_messages=3_000,
+                       consume_messages=3_000)
+        if scale == "full":
+            return cls(ship_lines=2_000_000, latency_seconds=30.0, produce_messages=300_000, consume_messages=400_000)
+        return cls()
+
+
+@functools.cache
+def _prepared(name: str) -> Shipper | str:
+    """The shipper ready to run, or why not (asked once per process: the download is cached too)."""
+    try:
+        if name == "rsyslog":
+            return Rsyslog.prepare()
+        if name == "syslog-ng":
+            return SyslogNg.prepare()
+        return StreamlineShip()
+    except Unavailable as exc:
+        return str(exc)
+
+
+def write_access_log(path: Path, lines: int) -> None:
+    with open(path, "wb") as f:
+        for start in range(0, lines, 100_000):
+            f.write(access_lines(start, min(lines, start + 100_000)))
+
+
+def key(name: str) -> str:
+    return name.replace("-", "_")
+
+
+class PeerCase:
+    """What the three cases share: the scale, skip reasons, the order of the variants per run."""
+
+    NAME = "peers"
+    MAX_RUNS: int | None = None
+    WHAT = ""
+
+    def __init__(self) -> None:
+        self.scale = "quick"
+        #: peer name -> why it was not measured (reset by every measure()).
+        self.skipped: dict[str, str] = {}
+        self._runs = 0
+
+    def sizes(self, ctx: Context) -> PeerSizes:
+        return PeerSizes.of("smoke" if ctx.smoke else self.scale)
+
+    def ordered(self, items: list[Any]) -> list[Any]:
+        """``items`` rotated by one more place each run."""
+        self._runs += 1
+        shift = (self._runs - 1) % max(1, len(items))
+        return items[shift:] + items[:shift]
+
+    def shippers(self) -> list[Shipper]:
+        self.skipped = {}
+        ready: list[Shipper] = []
+        for name in ("streamline", "rsyslog", "syslog-ng"):
+            shipper = _prepared(name)
+            if isinstance(shipper, str):
+                self.skipped[name] = shipper
+            else:
+                ready.append(shipper)
+        return ready
+
+    def extra_report(self, m: dict[str, float]) -> dict[str, Any]:
+        return {"skipped": dict(self.skipped)} if self.skipped else {}
+
+    def skip_rows(self) -> list[Row]:
+        return [Row(self.NAME, f"{name}: {self.WHAT}", f"skipped: {reason}", "-", "-", "reference", "skip")
+                for name, reason in self.skipped.items()]
+
+
+async def _until_exit(daemon: Daemon) -> None:
+    while True:
+        daemon.check_running()
+        await asyncio.sleep(0.2)
+
+
+async def watched(daemon: Daemon, work: Any) -> Any:
+    """Await ``work`` unless ``daemon`` exits first (then RuntimeError with the end of its log)."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_until_exit(daemon))
+    try:
+        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if watcher in done:
+            task.cancel()
+            watcher.result()  # raises
+        return task.result()
+    finally:
+        task.cancel()
+        watcher.cancel()
+        await asyncio.gather(task, watcher, return_exceptions=True)
+
+
+async def read_back(bootstrap: str, topic: str, total: int, timeout: float) -> LineTally:
+    return await tally_lines(bootstrap, topic, total, timeout)
+
+
+class PeersShip(PeerCase):
+    NAME = "peers_ship"
+    WHAT = "ship (follow from the beginning), lines/s and CPU s per 1M lines"
+
+    async def measure(self, ctx: Context) -> dict[str, float]:
+        n = self.sizes(ctx).ship_lines
+        path = Path(ctx.workdir) / f"peers-ship-{n}.log"
+        if not path.exists():
+            await asyncio.to_thread(write_access_log, path, n)
+        result: dict[str, float] = {"lines": float(n)}
+        for shipper in self.ordered(self.shippers()):
+            topic = await ctx.new_topic(f"peers-ship-{shipper.name}", PARTITIONS)
+            workdir = Path(ctx.workdir) / f"peers-{topic}"
+            workdir.mkdir()
+            started = time.monotonic()
+            with shipper.start(path, topic, ctx.bootstrap, workdir) as daemon:
+                tally = await watched(daemon, read_back(ctx.bootstrap, topic, n, timeout=60 + n / 20_000))
+                elapsed = time.monotonic() - started
+                cpu = daemon.cpu_seconds()
+            if tally.distinct < n:
+                raise RuntimeError(f"{self.NAME}/{shipper.name}: only {tally.distinct:,} of {n:,} lines arrived")
+            k = key(shipper.name)
+            result[f"{k}_lines_per_s"] = rate(n, elapsed)
+            result[f"{k}_cpu_s_per_1m"] = cpu / n * 1e6
+            result[f"{k}_duplicates"] = float(tally.duplicates)
+            ctx.log(f"  {self.NAME} {shipper.name:10s} {rate(n, elapsed):>10,.0f} lines/s, "
+                    f"{cpu / n * 1e6:.2f} CPU s per 1M lines ({n:,} lines, {tally.duplicates} duplicates)")
+            await ctx.drop_topics()
+        return result
+
+    def rows(self, m: dict[str, float]) -> list[Row]:
+        ours, ours_cpu = m["streamline_lines_per_s"], m["streamline_cpu_s_per_1m"]
+        out = []
+        for name, label in (("rsyslog", "rsyslog imfile -> omkafka"), ("syslog-ng", "syslog-ng file() -> kafka-c")):
+            k = key(name)
+            if f"{k}_lines_per_s" not in m:
+                continue
+            peer, peer_cpu = m[f"{k}_lines_per_s"], m[f"{k}_cpu_s_per_1m"]
+            out.append(Row(
+                self.NAME, f"ship {int(m['lines']):,} lines, spawn -> all read back: streamline ship vs {label}",
+                f"{fmt_rate(peer, 'lines/s')}, {peer_cpu:.2f} CPU s/1M", f"{fmt_rate(ours, 'lines/s')}, "
+                f"{ours_cpu:.2f} CPU s/1M", f"{ours / peer:.2f}x (CPU {ours_cpu / peer_cpu:.2f}x)", "reference", "info",
+            ))
+        return out + self.skip_rows()
+
+
+class PeersLatency(PeerCase):
+    NAME = "peers_latency"
+    WHAT = "append -> consumer latency while following"
+
+    async def measure(self, ctx: Context) -> dict[str, float]:
+        sizes = self.sizes(ctx)
+        result: dict[str, float] = {"rate": float(sizes.latency_rate)}
+        for shipper in self.ordered(self.shippers()):
+            k = key(shipper.name)
+            result.update({f"{k}_{stat}": value for stat, value in (await self.follow(ctx, shipper, sizes)).items()})
+            ctx.log(f"  {self.NAME} {shipper.name:10s} {triple(result, k)}, CPU {result[f'{k}_cpu_percent']:.1f}% "
+                    f"of a core, RSS {result[f'{k}_rss_mb']:.0f} MB")
+            await ctx.drop_topics()
+        return result
+
+    async def follow(self, ctx: Context, shipper: Shipper, sizes: PeerSizes) -> dict[str, float]:
+        """Latency percentiles, CPU % over the measured lines and RSS of ``shipper`` following a file."""
+        topic = await ctx.new_topic(f"peers-latency-{shipper.name}", PARTITIONS)
+        workdir = Path(ctx.workdir) / f"peers-{topic}"
+        workdir.mkdir()
+        path = workdir / "app.log"
+        path.touch()
+        writer = linerate.Writer(str(path), sizes.latency_rate, sizes.latency_seconds)
+        with shipper.start(path, topic, ctx.bootstrap, workdir) as daemon:
+            marks: dict[str, float] = {}
+
+            async def mark_start() -> None:  # the measured lines start once the warm-up line was seen
+                await asyncio.to_thread(writer.go.wait)
+                marks["cpu"], marks["at"] = daemon.cpu_seconds(), time.monotonic()
+
+            async def run() -> list[float]:
+                marker = asyncio.ensure_future(mark_start())
+                try:
+                    return await linerate.latencies(
+                        ctx.bootstrap, topic, writer, partitions=PARTITIONS, timeout=sizes.latency_seconds + 60)
+                finally:
+                    writer.go.set()  # releases mark_start's thread if the warm-up never arrived
+                    await marker
+
+            seen = await watched(daemon, linerate.run_in_thread_until(writer, run()))
+            cpu = daemon.cpu_seconds() - marks.get("cpu", 0.0)
+            wall = time.monotonic() - marks.get("at", time.monotonic())
+            rss = rss_mb(daemon.pid)
+        if len(seen) < writer.total:
+            raise RuntimeError(f"{self.NAME}/{shipper.name}: only {len(seen)} of {writer.total} lines arrived; "
+                               f"{daemon.tail(200)}")
+        return {**linerate.summary(seen), "cpu_percent": 100 * cpu / wall if wall > 0 else float("nan"),
+                "rss_mb": rss}
+
+    def rows(self, m: dict[str, float]) -> list[Row]:
+        out = []
+        for name, label in (("rsyslog", "rsyslog imfile -> omkafka"), ("syslog-ng", "syslog-ng file() -> kafka-c")):
+            k = key(name)
+            if f"{k}_p99_ms" not in m:
+                continue
+            out.append(Row(
+                self.NAME, f"append -> consumer (fetch wait 5 ms) at {int(m['rate']):,} lines/s: streamline ship vs {label}; "
+                "CPU % of a core, RSS",
+                f"{triple(m, k)}; {m[f'{k}_cpu_percent']:.1f}%, {m[f'{k}_rss_mb']:.0f} MB",
+                f"{triple(m, 'streamline')}; {m['streamline_cpu_percent']:.1f}%, {m['streamline_rss_mb']:.0f} MB",
+                f"{m['streamline_p99_ms'] / m[f'{k}_p99_ms']:.2f}x p99", "reference", "info",
+            ))
+        return out + self.skip_rows()
+
+
+def ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}x" if theirs > 0 else "-"
+
+
+def triple(m: dict[str, float], k: str) -> str:
+    return f"p50 {m[f'{k}_p50_ms']:.1f} / p99 {m[f'{k}_p99_ms']:.1f} / max {m[f'{k}_max_ms']:.1f} ms"
+
+
+class PeersClients(PeerCase):
+    NAME = "peers_clients"
+    WHAT = "produce and consume"
+
+    def clients(self) -> dict[str, str]:
+        """Peer client name -> version, recording the others in :attr:`skipped`."""
+        from .clients import require
+
+        self.skipped = {}
+        ready = {}
+        for name, distribution, module, install in (
+            ("confluent", "confluent-kafka", "confluent_kafka", "confluent-kafka"),
+            ("faststream", "faststream", "faststream.kafka", "faststream[kafka]"),
+        ):
+            try:
+                ready[name] = require(distribution, module, install)
+            except Unavailable as exc:
+                self.skipped[name] = str(exc)
+        return ready
+
+    async def measure(self, ctx: Context) -> dict[str, float]:
+        from streamline import Producer
+
+        from .. import case_produce
+        from . import clients
+
+        sizes = self.sizes(ctx)
+        ready = self.clients()
+        n = sizes.produce_messages
+        data = case_produce.values(n)
+        producers: list[tuple[str, Callable[[str, str], Any]]] = [
+            ("streamline", lambda b, t: case_produce.streamline_send_many(b, t, data)),
+        ]
+        if "confluent" in ready:
+            producers.append(("confluent", lambda b, t: asyncio.to_thread(case_produce.confluent_produce, b, t, data)))
+        if "faststream" in ready:
+            producers.append(("faststream", lambda b, t: clients.faststream_publish_batch(b, t, data, PARTITIONS)))
+        result: dict[str, float] = {"produce_messages": float(n)}
+        for name, run in self.ordered(producers):
+            topic = await ctx.new_topic(f"peers-produce-{name}", PARTITIONS)
+            elapsed = await run(ctx.bootstrap, topic)
+            arrived = await read_count(ctx.bootstrap, topic, n + 1)  # + the warm-up
+            if arrived < n + 1:
+                raise RuntimeError(f"{self.NAME}/produce {name}: only {arrived:,} of {n + 1:,} messages read back")
+            result[f"produce_{name}_msgs_per_s"] = rate(n, elapsed)
+            ctx.log(f"  {self.NAME} produce {name:12s} {rate(n, elapsed):>12,.0f} msg/s")
+            await ctx.drop_topics()
+
+        n = sizes.consume_messages
+        topic = await ctx.new_topic("peers-consume", PARTITIONS)
+        async with Producer(ctx.bootstrap) as producer:
+            await producer.send_many(topic, [b"%0100d" % i for i in range(n)])
+        consumers: list[tuple[str, Callable[[], Any]]] = [
+            ("streamline", lambda: clients.streamline_consume(ctx.bootstrap, topic, n)),
+        ]
+        if "confluent" in ready:
+            consumers.append(("confluent", lambda: asyncio.to_thread(
+                clients.confluent_consume, ctx.bootstrap, topic, n, PARTITIONS)))
+        if "faststream" in ready:
+            consumers.append(("faststream", lambda: clients.faststream_consume_batches(ctx.bootstrap, topic, n, PARTITIONS)))
+        result["consume_messages"] = float(n)
+        for name, run in self.ordered(consumers):
+            counted, elapsed = await run()
+            result[f"consume_{name}_msgs_per_s"] = rate(counted, elapsed)
+            ctx.log(f"  {self.NAME} consume {name:12s} {rate(counted, elapsed):>12,.0f} msg/s "
+                    "(from the first delivery to the last)")
+        await ctx.drop_topics()
+        return result
+
+    def rows(self, m: dict[str, float]) -> list[Row]:
+        labels = {
+            "produce": ("send_many", {"confluent": "confluent-kafka produce+flush",
+                                      "faststream": "FastStream publish_batch (4,000 per call)"}),
+            "consume": ("async for msg in consume()", {"confluent": "confluent-kafka consume(num_messages=1000)",
+                                                      "faststream": "FastStream batch subscriber"}),
+        }
+        out = []
+        for op, (ours_label, peers) in labels.items():
+            ours = m[f"{op}_streamline_msgs_per_s"]
+            for name, label in peers.items():
+                if f"{op}_{name}_msgs_per_s" not in m:
+                    continue
+                peer = m[f"{op}_{name}_msgs_per_s"]
+                out.append(Row(self.NAME, f"{op} {int(m[f'{op}_messages']):,}: {ours_label} vs {label}",
+                               fmt_rate(peer), fmt_rate(ours), ratio(ours, peer), "reference", "info"))
+        return out + self.skip_rows()
+
+
+async def read_count(bootstrap: str, topic: str, expected: int) -> int:
+    return await count_messages(bootstrap, topic, expected, timeout=60 + expected / 20_000)
+
+
+CASES = [PeersShip(), PeersLatency(), PeersClients()]
+
