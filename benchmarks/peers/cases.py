@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,7 +85,8 @@ def write_access_log(path: Path, lines: int) -> None:
 
 
 def key(name: str) -> str:
-    return name.replace("-", "_")
+    """``streamline --once`` -> ``streamline_once``: the shipper's prefix in the result keys."""
+    return re.sub(r"\W+", "_", name).strip("_")
 
 
 class PeerCase:
@@ -164,7 +166,10 @@ class PeersShip(PeerCase):
         if not path.exists():
             await asyncio.to_thread(write_access_log, path, n)
         result: dict[str, float] = {"lines": float(n)}
-        for shipper in self.ordered(self.shippers()):
+        shippers = self.shippers()
+        if shippers and isinstance(shippers[0], StreamlineShip):
+            shippers.insert(1, StreamlineShip(once=True))  # what case_ship measures, on this clock
+        for shipper in self.ordered(shippers):
             topic = await ctx.new_topic(f"peers-ship-{shipper.name}", PARTITIONS)
             workdir = Path(ctx.workdir) / f"peers-{topic}"
             workdir.mkdir()
@@ -185,18 +190,22 @@ class PeersShip(PeerCase):
         return result
 
     def rows(self, m: dict[str, float]) -> list[Row]:
-        ours, ours_cpu = m["streamline_lines_per_s"], m["streamline_cpu_s_per_1m"]
         out = []
         for name, label in (("rsyslog", "rsyslog imfile -> omkafka"), ("syslog-ng", "syslog-ng file() -> kafka-c")):
             k = key(name)
             if f"{k}_lines_per_s" not in m:
                 continue
             peer, peer_cpu = m[f"{k}_lines_per_s"], m[f"{k}_cpu_s_per_1m"]
-            out.append(Row(
-                self.NAME, f"ship {int(m['lines']):,} lines, spawn -> all read back: streamline ship vs {label}",
-                f"{fmt_rate(peer, 'lines/s')}, {peer_cpu:.2f} CPU s/1M", f"{fmt_rate(ours, 'lines/s')}, "
-                f"{ours_cpu:.2f} CPU s/1M", f"{ours / peer:.2f}x (CPU {ours_cpu / peer_cpu:.2f}x)", "reference", "info",
-            ))
+            for ours_key, ours_label in (("streamline", "streamline ship"), ("streamline_once", "streamline ship --once")):
+                if f"{ours_key}_lines_per_s" not in m:
+                    continue
+                ours, ours_cpu = m[f"{ours_key}_lines_per_s"], m[f"{ours_key}_cpu_s_per_1m"]
+                out.append(Row(
+                    self.NAME, f"ship {int(m['lines']):,} lines, spawn -> all read back: {ours_label} vs {label}",
+                    f"{fmt_rate(peer, 'lines/s')}, {peer_cpu:.2f} CPU s/1M",
+                    f"{fmt_rate(ours, 'lines/s')}, {ours_cpu:.2f} CPU s/1M",
+                    f"{ratio(ours, peer)} (CPU {ratio(ours_cpu, peer_cpu)})", "reference", "info",
+                ))
         return out + self.skip_rows()
 
 
@@ -345,7 +354,7 @@ class PeersClients(PeerCase):
     def rows(self, m: dict[str, float]) -> list[Row]:
         labels = {
             "produce": ("send_many", {"confluent": "confluent-kafka produce+flush",
-                                      "faststream": "FastStream publish_batch (4,000 per call)"}),
+                                      "faststream": "FastStream publish_batch (2,000 per call)"}),
             "consume": ("async for msg in consume()", {"confluent": "confluent-kafka consume(num_messages=1000)",
                                                       "faststream": "FastStream batch subscriber"}),
         }

@@ -28,16 +28,18 @@ class Shipper(Protocol):
 
 
 class StreamlineShip:
-    """``streamline ship PATH --topic T --from beginning`` (follow mode)."""
+    """``streamline ship PATH --topic T --from beginning`` (follow mode; ``once``: with ``--once``)."""
 
-    name = "streamline"
+    def __init__(self, *, once: bool = False) -> None:
+        self.once = once
+        self.name = "streamline --once" if once else "streamline"
 
     def start(self, path: Path, topic: str, bootstrap: str, workdir: Path) -> Daemon:
         return Daemon(
             self.name,
             [STREAMLINE, "-b", bootstrap, "ship", str(path), "--topic", topic, "--from", "beginning",
-             "--checkpoints", str(workdir / "checkpoints"), "-q"],
-            env=dict(os.environ), log=workdir / "streamline.log",
+             "--checkpoints", str(workdir / "checkpoints"), "-q", *(["--once"] if self.once else [])],
+            env=dict(os.environ), log=workdir / "streamline.log", may_exit=self.once,
         )
 
 

@@ -93,10 +93,17 @@ def test_skipped_peers_become_rows_and_report_entries(monkeypatch: pytest.Monkey
 def test_peer_rows_show_ratios_against_each_measured_peer() -> None:
     case = cases.PeersShip()
     m = {"lines": 1000.0, "streamline_lines_per_s": 600.0, "streamline_cpu_s_per_1m": 1.0,
+         "streamline_once_lines_per_s": 800.0, "streamline_once_cpu_s_per_1m": 0.8,
          "rsyslog_lines_per_s": 200.0, "rsyslog_cpu_s_per_1m": 4.0}
-    (row,) = case.rows(m)
-    assert row.ratio == "3.00x (CPU 0.25x)"
-    assert "rsyslog" in row.what and row.verdict == "info"
+    follow, once = case.rows(m)
+    assert follow.ratio == "3.00x (CPU 0.25x)" and "streamline ship vs rsyslog" in follow.what
+    assert once.ratio == "4.00x (CPU 0.20x)" and "streamline ship --once vs rsyslog" in once.what
+    assert follow.verdict == once.verdict == "info"
+
+
+def test_result_keys_of_shippers() -> None:
+    assert [cases.key(n) for n in ("streamline --once", "syslog-ng", "rsyslog")] == [
+        "streamline_once", "syslog_ng", "rsyslog"]
 
 
 def test_client_rows_only_for_measured_clients() -> None:
@@ -140,6 +147,21 @@ def test_a_daemon_that_exits_says_why(tmp_path: Path) -> None:
         daemon.process.wait(30)
         with pytest.raises(RuntimeError, match="fake exited 3: config error on line 3"):
             daemon.check_running()
+
+
+def test_a_daemon_that_may_exit_fails_only_on_a_bad_status(tmp_path: Path) -> None:
+    for status, fails in ((0, False), (4, True)):
+        daemon = _daemon.Daemon("once", ["sh", "-c", f"exit {status}"], env=dict(os.environ), log=tmp_path / "l",
+                                may_exit=True)
+        with daemon:
+            assert daemon.process is not None
+            daemon.process.wait(30)
+            if fails:
+                with pytest.raises(RuntimeError, match="once exited 4"):
+                    daemon.check_running()
+            else:
+                daemon.check_running()
+            assert daemon.cpu_seconds() >= 0.0
 
 
 def test_cpu_seconds_of_a_process() -> None:
