@@ -323,9 +323,11 @@ class RatesCurve(Curve):
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )
             writer = linerate.Writer(str(path), line_rate, sizes.rate_seconds)
+            ship_cpu = 0.0
             try:
                 seen = await linerate.run_in_thread_until(writer, linerate.latencies(
                     ctx.bootstrap, topic, writer, partitions=4, timeout=sizes.rate_seconds + 60))
+                ship_cpu = cpu_seconds(ship.pid)
             finally:
                 ship.send_signal(signal.SIGTERM)
                 try:
@@ -338,8 +340,11 @@ class RatesCurve(Curve):
                                    f"lines arrived; ship said: {err.decode(errors='replace').strip()[-300:]}")
             for stat, value in linerate.summary(seen).items():
                 result[f"{stat}_{line_rate}"] = value
+            result[f"write_seconds_{line_rate}"] = writer.write_seconds
+            result[f"ship_cpu_seconds_{line_rate}"] = ship_cpu
             ctx.log(f"  {self.NAME} {line_rate:>7,} lines/s: " + " / ".join(
-                f"{s[:-3]} {result[f'{s}_{line_rate}']:.1f}" for s in self.STATS) + " ms")
+                f"{s[:-3]} {result[f'{s}_{line_rate}']:.1f}" for s in self.STATS) + " ms"
+                f" (writing took {writer.write_seconds:.1f} s; ship used {ship_cpu:.1f} CPU s in all)")
             await ctx.drop_topics()
         return result
 
@@ -350,6 +355,13 @@ class RatesCurve(Curve):
             f"p50 / p99 / max; {self.png_note()}",
             "lines/s = " + " / ".join(f"{x:,}" for x, _ in p50),
             " | ".join(f"{m[f'p50_ms_{x}']:.1f} / {m[f'p99_ms_{x}']:.1f} / {m[f'max_ms_{x}']:.1f} ms" for x, _ in p50),
+            "-", "reference", "info",
+        ), Row(
+            self.NAME, "the same runs: seconds the writer took for its lines (above the planned time = the "
+            "benchmark process itself fell behind) and CPU seconds of the ship process in all",
+            "lines/s = " + " / ".join(f"{x:,}" for x, _ in p50),
+            " | ".join(f"{m.get(f'write_seconds_{x}', float('nan')):.1f} s, {m.get(f'ship_cpu_seconds_{x}', float('nan')):.1f} CPU s"
+                       for x, _ in p50),
             "-", "reference", "info",
         )]
 

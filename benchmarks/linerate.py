@@ -38,6 +38,9 @@ class Writer(threading.Thread):
         self.go = threading.Event()
         self.stop = threading.Event()
         self.written = 0
+        #: seconds from the first measured line to the last write: well above ``seconds`` means the
+        #: writer itself could not keep the rate (the machine is saturated), not only the shipper.
+        self.write_seconds = 0.0
 
     def run(self) -> None:
         with open(self.path, "ab", buffering=0) as f:
@@ -55,6 +58,7 @@ class Writer(threading.Thread):
                     f.write(b"".join([stamped(b"line", i, now) for i in range(self.written, due)]))
                     self.written = due
                 time.sleep(0.001)
+            self.write_seconds = time.perf_counter() - started
 
 
 async def _fast_batches(

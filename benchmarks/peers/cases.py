@@ -101,6 +101,23 @@ class PeerCase:
         #: peer name -> why it was not measured (reset by every measure()).
         self.skipped: dict[str, str] = {}
         self._runs = 0
+        #: per-run ratios (streamline / peer), key -> one value per run, for the spread in the table.
+        self.history: dict[str, list[float]] = {}
+
+    def add_ratios(self, result: dict[str, float], pairs: list[tuple[str, str, str]]) -> None:
+        """``result[name] = result[ours] / result[theirs]`` for each pair measured in this run."""
+        for name, ours, theirs in pairs:
+            if ours in result and theirs in result and result[theirs] > 0:
+                result[name] = result[ours] / result[theirs]
+                self.history.setdefault(name, []).append(result[name])
+
+    def ratio(self, m: dict[str, float], name: str) -> str:
+        """The median of the per-run ratios, with their range when there were several runs."""
+        if name not in m:
+            return "-"
+        runs = self.history.get(name, [])
+        spread = f" ({min(runs):.2f}-{max(runs):.2f})" if len(runs) > 1 else ""
+        return f"{m[name]:.2f}x{spread}"
 
     def sizes(self, ctx: Context) -> PeerSizes:
         return PeerSizes.of("smoke" if ctx.smoke else self.scale)
@@ -187,7 +204,15 @@ class PeersShip(PeerCase):
             ctx.log(f"  {self.NAME} {shipper.name:10s} {rate(n, elapsed):>10,.0f} lines/s, "
                     f"{cpu / n * 1e6:.2f} CPU s per 1M lines ({n:,} lines, {tally.duplicates} duplicates)")
             await ctx.drop_topics()
+        self.add_ratios(result, self.ratio_pairs())
         return result
+
+    def ratio_pairs(self) -> list[tuple[str, str, str]]:
+        return [
+            (f"ratio_{ours}_vs_{peer}_{what}", f"{ours}_{metric}", f"{peer}_{metric}")
+            for ours in ("streamline", "streamline_once") for peer in ("rsyslog", "syslog_ng")
+            for what, metric in (("lines", "lines_per_s"), ("cpu", "cpu_s_per_1m"))
+        ]
 
     def rows(self, m: dict[str, float]) -> list[Row]:
         out = []
@@ -204,7 +229,8 @@ class PeersShip(PeerCase):
                     self.NAME, f"ship {int(m['lines']):,} lines, spawn -> all read back: {ours_label} vs {label}",
                     f"{fmt_rate(peer, 'lines/s')}, {peer_cpu:.2f} CPU s/1M",
                     f"{fmt_rate(ours, 'lines/s')}, {ours_cpu:.2f} CPU s/1M",
-                    f"{ratio(ours, peer)} (CPU {ratio(ours_cpu, peer_cpu)})", "reference", "info",
+                    f"{self.ratio(m, f'ratio_{ours_key}_vs_{k}_lines')}, "
+                    f"CPU {self.ratio(m, f'ratio_{ours_key}_vs_{k}_cpu')}", "reference", "info",
                 ))
         return out + self.skip_rows()
 
@@ -222,7 +248,14 @@ class PeersLatency(PeerCase):
             ctx.log(f"  {self.NAME} {shipper.name:10s} {triple(result, k)}, CPU {result[f'{k}_cpu_percent']:.1f}% "
                     f"of a core, RSS {result[f'{k}_rss_mb']:.0f} MB")
             await ctx.drop_topics()
+        self.add_ratios(result, self.ratio_pairs())
         return result
+
+    def ratio_pairs(self) -> list[tuple[str, str, str]]:
+        return [
+            (f"ratio_{stat}_vs_{peer}", f"streamline_{stat}", f"{peer}_{stat}")
+            for peer in ("rsyslog", "syslog_ng") for stat in ("p50_ms", "p99_ms", "cpu_percent")
+        ]
 
     async def follow(self, ctx: Context, shipper: Shipper, sizes: PeerSizes) -> dict[str, float]:
         """Latency percentiles, CPU % over the measured lines and RSS of ``shipper`` following a file."""
@@ -269,13 +302,10 @@ class PeersLatency(PeerCase):
                 "CPU % of a core, RSS",
                 f"{triple(m, k)}; {m[f'{k}_cpu_percent']:.1f}%, {m[f'{k}_rss_mb']:.0f} MB",
                 f"{triple(m, 'streamline')}; {m['streamline_cpu_percent']:.1f}%, {m['streamline_rss_mb']:.0f} MB",
-                f"{m['streamline_p99_ms'] / m[f'{k}_p99_ms']:.2f}x p99", "reference", "info",
+                f"p50 {self.ratio(m, f'ratio_p50_ms_vs_{k}')}, p99 {self.ratio(m, f'ratio_p99_ms_vs_{k}')}, "
+                f"CPU {self.ratio(m, f'ratio_cpu_percent_vs_{k}')}", "reference", "info",
             ))
         return out + self.skip_rows()
-
-
-def ratio(ours: float, theirs: float) -> str:
-    return f"{ours / theirs:.2f}x" if theirs > 0 else "-"
 
 
 def triple(m: dict[str, float], k: str) -> str:
@@ -349,7 +379,14 @@ class PeersClients(PeerCase):
             ctx.log(f"  {self.NAME} consume {name:12s} {rate(counted, elapsed):>12,.0f} msg/s "
                     "(from the first delivery to the last)")
         await ctx.drop_topics()
+        self.add_ratios(result, self.ratio_pairs())
         return result
+
+    def ratio_pairs(self) -> list[tuple[str, str, str]]:
+        return [
+            (f"ratio_{op}_vs_{peer}", f"{op}_streamline_msgs_per_s", f"{op}_{peer}_msgs_per_s")
+            for op in ("produce", "consume") for peer in ("confluent", "faststream")
+        ]
 
     def rows(self, m: dict[str, float]) -> list[Row]:
         labels = {
@@ -366,7 +403,8 @@ class PeersClients(PeerCase):
                     continue
                 peer = m[f"{op}_{name}_msgs_per_s"]
                 out.append(Row(self.NAME, f"{op} {int(m[f'{op}_messages']):,}: {ours_label} vs {label}",
-                               fmt_rate(peer), fmt_rate(ours), ratio(ours, peer), "reference", "info"))
+                               fmt_rate(peer), fmt_rate(ours), self.ratio(m, f"ratio_{op}_vs_{name}"), "reference",
+                               "info"))
         return out + self.skip_rows()
 
 

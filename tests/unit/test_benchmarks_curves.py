@@ -46,8 +46,9 @@ def test_rows_list_every_point() -> None:
     assert idle.streamline == "0.10%, 30 MB / 0.30%, 31 MB / 2.50%, 45 MB"
     (row,) = curves.PartitionsCurve().rows(PARTITIONS)
     assert row.ratio == "0.96x / 1.00x / 1.20x"
-    (row,) = curves.RatesCurve().rows(RATES)
+    row, cost = curves.RatesCurve().rows({**RATES, "write_seconds_1000": 3.1, "ship_cpu_seconds_1000": 0.5})
     assert row.streamline.split(" | ")[0] == "5.0 / 12.0 / 20.0 ms"
+    assert cost.streamline.split(" | ")[0] == "3.1 s, 0.5 CPU s"
 
 
 def test_without_matplotlib_no_png_and_the_reason(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

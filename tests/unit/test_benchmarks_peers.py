@@ -95,10 +95,26 @@ def test_peer_rows_show_ratios_against_each_measured_peer() -> None:
     m = {"lines": 1000.0, "streamline_lines_per_s": 600.0, "streamline_cpu_s_per_1m": 1.0,
          "streamline_once_lines_per_s": 800.0, "streamline_once_cpu_s_per_1m": 0.8,
          "rsyslog_lines_per_s": 200.0, "rsyslog_cpu_s_per_1m": 4.0}
+    case.add_ratios(m, case.ratio_pairs())
+    assert set(k for k in m if k.startswith("ratio_")) == {
+        "ratio_streamline_vs_rsyslog_lines", "ratio_streamline_vs_rsyslog_cpu",
+        "ratio_streamline_once_vs_rsyslog_lines", "ratio_streamline_once_vs_rsyslog_cpu"}  # no syslog-ng: none
     follow, once = case.rows(m)
-    assert follow.ratio == "3.00x (CPU 0.25x)" and "streamline ship vs rsyslog" in follow.what
-    assert once.ratio == "4.00x (CPU 0.20x)" and "streamline ship --once vs rsyslog" in once.what
+    assert follow.ratio == "3.00x, CPU 0.25x" and "streamline ship vs rsyslog" in follow.what
+    assert once.ratio == "4.00x, CPU 0.20x" and "streamline ship --once vs rsyslog" in once.what
     assert follow.verdict == once.verdict == "info"
+
+
+def test_the_table_shows_the_median_of_per_run_ratios_and_their_range() -> None:
+    case = cases.PeersLatency()
+    runs = []
+    for streamline_p99, rsyslog_p99 in ((10.0, 20.0), (30.0, 20.0), (12.0, 10.0)):
+        run = {"streamline_p99_ms": streamline_p99, "rsyslog_p99_ms": rsyslog_p99}
+        case.add_ratios(run, case.ratio_pairs())
+        runs.append(run)
+    assert [r["ratio_p99_ms_vs_rsyslog"] for r in runs] == [0.5, 1.5, 1.2]
+    assert case.ratio({"ratio_p99_ms_vs_rsyslog": 1.2}, "ratio_p99_ms_vs_rsyslog") == "1.20x (0.50-1.50)"
+    assert case.ratio({}, "ratio_p99_ms_vs_syslog_ng") == "-"
 
 
 def test_result_keys_of_shippers() -> None:
@@ -111,6 +127,7 @@ def test_client_rows_only_for_measured_clients() -> None:
     m = {"produce_messages": 10.0, "consume_messages": 10.0, "produce_streamline_msgs_per_s": 300.0,
          "produce_faststream_msgs_per_s": 100.0, "consume_streamline_msgs_per_s": 50.0,
          "consume_confluent_msgs_per_s": 100.0}
+    case.add_ratios(m, case.ratio_pairs())
     rows = case.rows(m)
     assert [(r.what.split(":")[0], r.ratio) for r in rows] == [("produce 10", "3.00x"), ("consume 10", "0.50x")]
 
