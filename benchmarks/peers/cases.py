@@ -84,6 +84,11 @@ def write_access_log(path: Path, lines: int) -> None:
             f.write(access_lines(start, min(lines, start + 100_000)))
 
 
+def label(name: str) -> str:
+    """``streamline --once`` -> ``streamline-once``: the shipper in topic and directory names."""
+    return key(name).replace("_", "-")
+
+
 def key(name: str) -> str:
     """``streamline --once`` -> ``streamline_once``: the shipper's prefix in the result keys."""
     return re.sub(r"\W+", "_", name).strip("_")
@@ -187,8 +192,8 @@ class PeersShip(PeerCase):
         if shippers and isinstance(shippers[0], StreamlineShip):
             shippers.insert(1, StreamlineShip(once=True))  # what case_ship measures, on this clock
         for shipper in self.ordered(shippers):
-            topic = await ctx.new_topic(f"peers-ship-{shipper.name}", PARTITIONS)
-            workdir = Path(ctx.workdir) / f"peers-{topic}"
+            topic = await ctx.new_topic(f"peers-ship-{label(shipper.name)}", PARTITIONS)
+            workdir = Path(ctx.workdir) / topic
             workdir.mkdir()
             started = time.monotonic()
             with shipper.start(path, topic, ctx.bootstrap, workdir) as daemon:
@@ -259,8 +264,8 @@ class PeersLatency(PeerCase):
 
     async def follow(self, ctx: Context, shipper: Shipper, sizes: PeerSizes) -> dict[str, float]:
         """Latency percentiles, CPU % over the measured lines and RSS of ``shipper`` following a file."""
-        topic = await ctx.new_topic(f"peers-latency-{shipper.name}", PARTITIONS)
-        workdir = Path(ctx.workdir) / f"peers-{topic}"
+        topic = await ctx.new_topic(f"peers-latency-{label(shipper.name)}", PARTITIONS)
+        workdir = Path(ctx.workdir) / topic
         workdir.mkdir()
         path = workdir / "app.log"
         path.touch()

@@ -117,9 +117,13 @@ def test_the_table_shows_the_median_of_per_run_ratios_and_their_range() -> None:
     assert case.ratio({}, "ratio_p99_ms_vs_syslog_ng") == "-"
 
 
-def test_result_keys_of_shippers() -> None:
-    assert [cases.key(n) for n in ("streamline --once", "syslog-ng", "rsyslog")] == [
-        "streamline_once", "syslog_ng", "rsyslog"]
+def test_result_keys_and_topic_names_of_shippers() -> None:
+    from streamline._validation import check_topic
+
+    names = ("streamline", "streamline --once", "syslog-ng", "rsyslog")
+    assert [cases.key(n) for n in names] == ["streamline", "streamline_once", "syslog_ng", "rsyslog"]
+    for name in names:
+        check_topic(f"bench-peers-latency-{cases.label(name)}-0123abcd")  # raises on a bad name
 
 
 def test_client_rows_only_for_measured_clients() -> None:
