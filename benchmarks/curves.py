@@ -41,6 +41,7 @@ from ._support import (
 from .peers._daemon import cpu_seconds
 
 SCALES = ("smoke", "quick", "full")
+nan = float("nan")
 
 
 @dataclass(frozen=True)
@@ -324,9 +325,10 @@ class RatesCurve(Curve):
             )
             writer = linerate.Writer(str(path), line_rate, sizes.rate_seconds)
             ship_cpu = 0.0
+            produced: list[float] = []
             try:
                 seen = await linerate.run_in_thread_until(writer, linerate.latencies(
-                    ctx.bootstrap, topic, writer, partitions=4, timeout=sizes.rate_seconds + 60))
+                    ctx.bootstrap, topic, writer, partitions=4, timeout=sizes.rate_seconds + 60, produced=produced))
                 ship_cpu = cpu_seconds(ship.pid)
             finally:
                 ship.send_signal(signal.SIGTERM)
@@ -340,10 +342,14 @@ class RatesCurve(Curve):
                                    f"lines arrived; ship said: {err.decode(errors='replace').strip()[-300:]}")
             for stat, value in linerate.summary(seen).items():
                 result[f"{stat}_{line_rate}"] = value
+            handed = linerate.handed_over(produced)
+            result[f"produced_p50_ms_{line_rate}"] = handed["p50_ms"]
+            result[f"produced_p99_ms_{line_rate}"] = handed["p99_ms"]
             result[f"write_seconds_{line_rate}"] = writer.write_seconds
             result[f"ship_cpu_seconds_{line_rate}"] = ship_cpu
             ctx.log(f"  {self.NAME} {line_rate:>7,} lines/s: " + " / ".join(
                 f"{s[:-3]} {result[f'{s}_{line_rate}']:.1f}" for s in self.STATS) + " ms"
+                f"; append -> record timestamp p50 {handed['p50_ms']:.1f} / p99 {handed['p99_ms']:.1f} ms"
                 f" (writing took {writer.write_seconds:.1f} s; ship used {ship_cpu:.1f} CPU s in all)")
             await ctx.drop_topics()
         return result
@@ -357,10 +363,11 @@ class RatesCurve(Curve):
             " | ".join(f"{m[f'p50_ms_{x}']:.1f} / {m[f'p99_ms_{x}']:.1f} / {m[f'max_ms_{x}']:.1f} ms" for x, _ in p50),
             "-", "reference", "info",
         ), Row(
-            self.NAME, "the same runs: seconds the writer took for its lines (above the planned time = the "
-            "benchmark process itself fell behind) and CPU seconds of the ship process in all",
+            self.NAME, "the same runs: append -> record timestamp (the line handed to ship's Kafka client) p50 / p99; "
+            "seconds the writer took (above the planned time: the benchmark process fell behind); ship CPU s in all",
             "lines/s = " + " / ".join(f"{x:,}" for x, _ in p50),
-            " | ".join(f"{m.get(f'write_seconds_{x}', float('nan')):.1f} s, {m.get(f'ship_cpu_seconds_{x}', float('nan')):.1f} CPU s"
+            " | ".join(f"{m.get(f'produced_p50_ms_{x}', nan):.1f} / {m.get(f'produced_p99_ms_{x}', nan):.1f} ms, "
+                       f"{m.get(f'write_seconds_{x}', nan):.1f} s, {m.get(f'ship_cpu_seconds_{x}', nan):.1f} CPU s"
                        for x, _ in p50),
             "-", "reference", "info",
         )]

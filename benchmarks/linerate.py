@@ -80,8 +80,15 @@ async def _fast_batches(
         await consumer.stop()
 
 
-async def latencies(bootstrap: str, topic: str, writer: Writer, *, partitions: int, timeout: float) -> list[float]:
-    """Latency in ms of every measured line, until all ``writer.total`` arrived or ``timeout`` passed."""
+async def latencies(
+    bootstrap: str, topic: str, writer: Writer, *, partitions: int, timeout: float, produced: list[float] | None = None
+) -> list[float]:
+    """Latency in ms of every measured line, until all ``writer.total`` arrived or ``timeout`` passed.
+
+    ``produced``, when given, gets the first part of each latency: append → the record's timestamp
+    (CreateTime: set by the shipper's Kafka client when the record was handed to it; ms resolution).
+    The rest is the produce round trip, the broker and the consumer.
+    """
     seen: list[float] = []
     source = _fast_batches(bootstrap, topic, partitions, time.monotonic() + timeout)
     try:
@@ -91,6 +98,8 @@ async def latencies(bootstrap: str, topic: str, writer: Writer, *, partitions: i
                 kind, written, _ = message.value.split(b" ", 2)
                 if kind == b"line":
                     seen.append((now - int(written)) / 1e6)
+                    if produced is not None:
+                        produced.append(message.timestamp - int(written) / 1e6)
                 elif not writer.go.is_set():
                     writer.go.set()
             if len(seen) >= writer.total:
@@ -98,6 +107,17 @@ async def latencies(bootstrap: str, topic: str, writer: Writer, *, partitions: i
     finally:
         await source.aclose()
     return seen
+
+
+def handed_over(produced: list[float]) -> dict[str, float]:
+    """p50 / p99 of append → record timestamp, NaN when the timestamps cannot say it.
+
+    rsyslog's omkafka stamps records with the message's time at whole seconds: some land before
+    their own append (more than the 1 ms a CreateTime can round down).
+    """
+    if not produced or min(produced) < -1.0:
+        return {"p50_ms": float("nan"), "p99_ms": float("nan")}
+    return {"p50_ms": percentile(produced, 0.50), "p99_ms": percentile(produced, 0.99)}
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -251,7 +251,8 @@ class PeersLatency(PeerCase):
             k = key(shipper.name)
             result.update({f"{k}_{stat}": value for stat, value in (await self.follow(ctx, shipper, sizes)).items()})
             ctx.log(f"  {self.NAME} {shipper.name:10s} {triple(result, k)}, CPU {result[f'{k}_cpu_percent']:.1f}% "
-                    f"of a core, RSS {result[f'{k}_rss_mb']:.0f} MB")
+                    f"of a core, RSS {result[f'{k}_rss_mb']:.0f} MB; append -> record timestamp p50 "
+                    f"{result[f'{k}_produced_p50_ms']:.1f} / p99 {result[f'{k}_produced_p99_ms']:.1f} ms")
             await ctx.drop_topics()
         self.add_ratios(result, self.ratio_pairs())
         return result
@@ -270,6 +271,7 @@ class PeersLatency(PeerCase):
         path = workdir / "app.log"
         path.touch()
         writer = linerate.Writer(str(path), sizes.latency_rate, sizes.latency_seconds)
+        produced: list[float] = []
         with shipper.start(path, topic, ctx.bootstrap, workdir) as daemon:
             marks: dict[str, float] = {}
 
@@ -280,8 +282,8 @@ class PeersLatency(PeerCase):
             async def run() -> list[float]:
                 marker = asyncio.ensure_future(mark_start())
                 try:
-                    return await linerate.latencies(
-                        ctx.bootstrap, topic, writer, partitions=PARTITIONS, timeout=sizes.latency_seconds + 60)
+                    return await linerate.latencies(ctx.bootstrap, topic, writer, partitions=PARTITIONS,
+                                                    timeout=sizes.latency_seconds + 60, produced=produced)
                 finally:
                     writer.go.set()  # releases mark_start's thread if the warm-up never arrived
                     await marker
@@ -293,8 +295,9 @@ class PeersLatency(PeerCase):
         if len(seen) < writer.total:
             raise RuntimeError(f"{self.NAME}/{shipper.name}: only {len(seen)} of {writer.total} lines arrived; "
                                f"{daemon.tail(200)}")
+        handed = linerate.handed_over(produced)
         return {**linerate.summary(seen), "cpu_percent": 100 * cpu / wall if wall > 0 else float("nan"),
-                "rss_mb": rss}
+                "rss_mb": rss, "produced_p50_ms": handed["p50_ms"], "produced_p99_ms": handed["p99_ms"]}
 
     def rows(self, m: dict[str, float]) -> list[Row]:
         out = []

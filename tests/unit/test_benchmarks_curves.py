@@ -46,9 +46,11 @@ def test_rows_list_every_point() -> None:
     assert idle.streamline == "0.10%, 30 MB / 0.30%, 31 MB / 2.50%, 45 MB"
     (row,) = curves.PartitionsCurve().rows(PARTITIONS)
     assert row.ratio == "0.96x / 1.00x / 1.20x"
-    row, cost = curves.RatesCurve().rows({**RATES, "write_seconds_1000": 3.1, "ship_cpu_seconds_1000": 0.5})
+    row, cost = curves.RatesCurve().rows({**RATES, "write_seconds_1000": 3.1, "ship_cpu_seconds_1000": 0.5,
+                                          "produced_p50_ms_1000": 2.0, "produced_p99_ms_1000": 9.0})
     assert row.streamline.split(" | ")[0] == "5.0 / 12.0 / 20.0 ms"
-    assert cost.streamline.split(" | ")[0] == "3.1 s, 0.5 CPU s"
+    assert cost.streamline.split(" | ")[0] == "2.0 / 9.0 ms, 3.1 s, 0.5 CPU s"
+    assert cost.streamline.split(" | ")[1] == "nan / nan ms, nan s, nan CPU s"  # not measured: no crash
 
 
 def test_without_matplotlib_no_png_and_the_reason(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

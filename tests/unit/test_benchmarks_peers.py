@@ -197,6 +197,13 @@ def test_latency_summary() -> None:
     assert linerate.percentile([], 0.5) != linerate.percentile([], 0.5)  # nan
 
 
+def test_append_to_record_timestamp_only_when_the_timestamps_can_say_it() -> None:
+    assert linerate.handed_over([-0.5, 2.0, 3.0, 4.0]) == {"p50_ms": 3.0, "p99_ms": 4.0}  # ms rounding: fine
+    whole_seconds = linerate.handed_over([-587.0, 10.0])  # rsyslog: record time before the append
+    assert all(v != v for v in whole_seconds.values())
+    assert all(v != v for v in linerate.handed_over([]).values())
+
+
 def test_stamped_lines_carry_their_write_time() -> None:
     line = linerate.stamped(b"line", 7, now_ns=123)
     kind, written, rest = line.split(b" ", 2)
