@@ -382,10 +382,11 @@ class PeersClients(PeerCase):
             consumers.append(("faststream", lambda: clients.faststream_consume_batches(ctx.bootstrap, topic, n, PARTITIONS)))
         result["consume_messages"] = float(n)
         for name, run in self.ordered(consumers):
-            counted, elapsed = await run()
+            counted, elapsed, from_ready = await run()
             result[f"consume_{name}_msgs_per_s"] = rate(counted, elapsed)
+            result[f"consume_from_ready_{name}_msgs_per_s"] = rate(n, from_ready)
             ctx.log(f"  {self.NAME} consume {name:12s} {rate(counted, elapsed):>12,.0f} msg/s "
-                    "(from the first delivery to the last)")
+                    f"from the first delivery to the last, {rate(n, from_ready):,.0f} from ready")
         await ctx.drop_topics()
         self.add_ratios(result, self.ratio_pairs())
         return result
@@ -393,7 +394,7 @@ class PeersClients(PeerCase):
     def ratio_pairs(self) -> list[tuple[str, str, str]]:
         return [
             (f"ratio_{op}_vs_{peer}", f"{op}_streamline_msgs_per_s", f"{op}_{peer}_msgs_per_s")
-            for op in ("produce", "consume") for peer in ("confluent", "faststream")
+            for op in ("produce", "consume", "consume_from_ready") for peer in ("confluent", "faststream")
         ]
 
     def rows(self, m: dict[str, float]) -> list[Row]:
@@ -402,15 +403,20 @@ class PeersClients(PeerCase):
                                       "faststream": "FastStream publish_batch (2,000 per call)"}),
             "consume": ("async for msg in consume()", {"confluent": "confluent-kafka consume(num_messages=1000)",
                                                       "faststream": "FastStream batch subscriber"}),
+            "consume_from_ready": ("the same", {"confluent": "confluent-kafka, clock from assign() (start-up in)",
+                                                "faststream": "FastStream, clock from broker.start() (start-up in)"}),
         }
         out = []
         for op, (ours_label, peers) in labels.items():
+            if f"{op}_streamline_msgs_per_s" not in m:
+                continue
             ours = m[f"{op}_streamline_msgs_per_s"]
+            count = int(m[f"{op.split('_')[0]}_messages"])
             for name, label in peers.items():
                 if f"{op}_{name}_msgs_per_s" not in m:
                     continue
                 peer = m[f"{op}_{name}_msgs_per_s"]
-                out.append(Row(self.NAME, f"{op} {int(m[f'{op}_messages']):,}: {ours_label} vs {label}",
+                out.append(Row(self.NAME, f"{op.split('_')[0]} {count:,}: {ours_label} vs {label}",
                                fmt_rate(peer), fmt_rate(ours), self.ratio(m, f"ratio_{op}_vs_{name}"), "reference",
                                "info"))
         return out + self.skip_rows()

@@ -6,7 +6,9 @@ assigned partitions (no group: no join) and is timed from the first message (or 
 to the last one, counting only the messages after that first delivery: librdkafka takes about a
 second from ``assign()`` to its first message on the embedded broker, which says nothing about
 its throughput. The batch APIs are asked for at most 1,000 messages at a time, so the first delivery
-is a small part of the total. Every consume function returns ``(messages counted, seconds)``.
+is a small part of the total. Every consume function returns ``(messages counted, seconds, seconds
+from ready)``: the last is all ``n`` messages from the moment the consumer was ready (started and
+assigned) to the last one, start-up delays included.
 """
 
 from __future__ import annotations
@@ -36,23 +38,25 @@ def require(distribution: str, module: str, install: str) -> str:
         return "unknown version"
 
 
-async def streamline_consume(bootstrap: str, topic: str, n: int) -> tuple[int, float]:
+async def streamline_consume(bootstrap: str, topic: str, n: int) -> tuple[int, float, float]:
     """``async for message in consume(...)`` (per message)."""
     from streamline import consume
 
     count = 0
     started = 0.0
     async with consume(topic, bootstrap_servers=bootstrap, start="beginning") as stream:
+        ready = time.perf_counter()
         async for _message in stream:
             count += 1
             if count == 1:
                 started = time.perf_counter()
             elif count >= n:
                 break
-        return count - 1, time.perf_counter() - started
+        end = time.perf_counter()
+        return count - 1, end - started, end - ready
 
 
-def confluent_consume(bootstrap: str, topic: str, n: int, partitions: int, timeout: float = 120.0) -> tuple[int, float]:
+def confluent_consume(bootstrap: str, topic: str, n: int, partitions: int, timeout: float = 120.0) -> tuple[int, float, float]:
     """confluent-kafka ``Consumer.consume(num_messages=1000)`` over assigned partitions."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
@@ -64,6 +68,7 @@ def confluent_consume(bootstrap: str, topic: str, n: int, partitions: int, timeo
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
         count = first = 0
         started = 0.0
+        ready = time.perf_counter()
         deadline = time.monotonic() + timeout
         while count < n:
             if time.monotonic() > deadline:
@@ -74,7 +79,8 @@ def confluent_consume(bootstrap: str, topic: str, n: int, partitions: int, timeo
                     count += 1
             if count and not first:
                 first, started = count, time.perf_counter()
-        return count - first, time.perf_counter() - started
+        end = time.perf_counter()
+        return count - first, end - started, end - ready
     finally:
         consumer.close()
 
@@ -103,7 +109,7 @@ async def faststream_publish_batch(bootstrap: str, topic: str, data: list[bytes]
 
 async def faststream_consume_batches(
     bootstrap: str, topic: str, n: int, partitions: int, timeout: float = 120.0
-) -> tuple[int, float]:
+) -> tuple[int, float, float]:
     """A FastStream batch subscriber (``batch=True, max_records=1000``) on assigned partitions."""
     from faststream.kafka import KafkaBroker, TopicPartition
 
@@ -125,11 +131,13 @@ async def faststream_consume_batches(
             done.set()
 
     await broker.start()
+    ready = time.perf_counter()
     try:
         try:
             await asyncio.wait_for(done.wait(), timeout)
         except asyncio.TimeoutError:
             raise RuntimeError(f"FastStream consume: {count:,} of {n:,} messages in {timeout:.0f} s") from None
-        return count - first, time.perf_counter() - started
+        end = time.perf_counter()
+        return count - first, end - started, end - ready
     finally:
         await broker.stop()

@@ -130,10 +130,13 @@ def test_client_rows_only_for_measured_clients() -> None:
     case = cases.PeersClients()
     m = {"produce_messages": 10.0, "consume_messages": 10.0, "produce_streamline_msgs_per_s": 300.0,
          "produce_faststream_msgs_per_s": 100.0, "consume_streamline_msgs_per_s": 50.0,
-         "consume_confluent_msgs_per_s": 100.0}
+         "consume_confluent_msgs_per_s": 100.0, "consume_from_ready_streamline_msgs_per_s": 40.0,
+         "consume_from_ready_confluent_msgs_per_s": 20.0}
     case.add_ratios(m, case.ratio_pairs())
     rows = case.rows(m)
-    assert [(r.what.split(":")[0], r.ratio) for r in rows] == [("produce 10", "3.00x"), ("consume 10", "0.50x")]
+    assert [(r.what.split(":")[0], r.ratio) for r in rows] == [
+        ("produce 10", "3.00x"), ("consume 10", "0.50x"), ("consume 10", "2.00x")]
+    assert "from assign()" in rows[2].what
 
 
 def test_each_run_starts_with_another_variant() -> None:
