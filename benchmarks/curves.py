@@ -41,6 +41,9 @@ from ._support import (
 from .peers._daemon import cpu_seconds
 
 SCALES = ("smoke", "quick", "full")
+#: idle_cost's warm-up ends once a second passes with less CPU than this (% of a core), or after MAX_WARMUP s.
+SETTLED_PERCENT = 10.0
+MAX_WARMUP = 30.0
 nan = float("nan")
 
 
@@ -48,8 +51,8 @@ nan = float("nan")
 class CurveSizes:
     files: tuple[int, ...] = (1, 100, 2_000)
     file_lines: int = 200_000  # in total, spread over the files
-    idle_warmup: float = 3.0
-    idle_seconds: float = 5.0
+    idle_warmup: float = 3.0  # at least; see idle_cost
+    idle_seconds: float = 10.0
     partitions: tuple[int, ...] = (1, 4, 64)
     partition_messages: int = 100_000
     rates: tuple[int, ...] = (1_000, 10_000, 100_000)
@@ -167,12 +170,13 @@ class FilesCurve(Curve):
             if tally.distinct < total:
                 raise RuntimeError(f"{self.NAME}: {count} files: only {tally.distinct:,} of {total:,} lines arrived")
             result[f"lines_per_s_{count}"] = rate(total, max(1e-6, elapsed - startup))
-            idle, rss = await asyncio.to_thread(
+            idle, rss, warmed = await asyncio.to_thread(
                 idle_cost, ctx.bootstrap, pattern, topic, checkpoints, sizes.idle_warmup, sizes.idle_seconds)
             result[f"idle_cpu_percent_{count}"] = idle
             result[f"idle_rss_mb_{count}"] = rss
+            result[f"idle_warmup_seconds_{count}"] = warmed
             ctx.log(f"  {self.NAME} {count:>5,} files: {result[f'lines_per_s_{count}']:>10,.0f} lines/s "
-                    f"(excl. start-up), idle {idle:.2f}% of a core, RSS {rss:.0f} MB")
+                    f"(excl. start-up), idle {idle:.2f}% of a core after {warmed:.0f} s of warm-up, RSS {rss:.0f} MB")
             await ctx.drop_topics()
         return result
 
@@ -184,7 +188,8 @@ class FilesCurve(Curve):
             Row(self.NAME, f"ship --once of {int(m['lines']):,} lines over N files, excl. start-up; {self.png_note()}",
                 "N = " + " / ".join(f"{x:,}" for x, _ in speed), " / ".join(fmt_rate(v, "lines/s") for _, v in speed),
                 "-", "reference", "info"),
-            Row(self.NAME, "idle CPU (% of a core) and RSS of ship following the N files",
+            Row(self.NAME, "idle CPU (% of a core) and RSS of ship following the N files (after the warm-up: "
+                "until a second passes under 10% of a core)",
                 "N = " + " / ".join(f"{x:,}" for x, _ in idle),
                 " / ".join(f"{v:.2f}%, {r:.0f} MB" for (_, v), (_, r) in zip(idle, rss, strict=True)), "-", "reference", "info"),
         ]
@@ -204,20 +209,32 @@ class FilesCurve(Curve):
 
 
 def idle_cost(bootstrap: str, pattern: str, topic: str, checkpoints: Path, warmup: float,
-              seconds: float) -> tuple[float, float]:
-    """CPU (% of a core) and RSS (MB) of ``streamline ship`` following files it has fully shipped."""
+              seconds: float) -> tuple[float, float, float]:
+    """CPU (% of a core), RSS (MB) and warm-up (s) of ``streamline ship`` following files it has shipped.
+
+    The warm-up lasts at least ``warmup`` seconds and until one second passes with under
+    :data:`SETTLED_PERCENT` of a core used (at most :data:`MAX_WARMUP` s): start-up and the first
+    scan of 2,000 files take 5-10 s of a busy machine, and they are not idling.
+    """
     process = subprocess.Popen(
         [STREAMLINE, "-b", bootstrap, "ship", pattern, "--topic", topic, "--checkpoints", str(checkpoints), "-q"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
-        time.sleep(warmup)  # start-up and the first scan are not idling
+        started = time.monotonic()
+        time.sleep(warmup)
+        while time.monotonic() - started < MAX_WARMUP:
+            before = cpu_seconds(process.pid)
+            time.sleep(1.0)
+            if process.poll() is not None or 100 * (cpu_seconds(process.pid) - before) < SETTLED_PERCENT:
+                break
         if process.poll() is not None:
             raise RuntimeError(f"ship exited {process.returncode}: {process.stderr.read().decode()[-300:]}")  # type: ignore[union-attr]
+        warmed = time.monotonic() - started
         before, started = cpu_seconds(process.pid), time.monotonic()
         time.sleep(seconds)
         used, wall = cpu_seconds(process.pid) - before, time.monotonic() - started
-        return 100 * used / wall, rss_mb(process.pid)
+        return 100 * used / wall, rss_mb(process.pid), warmed
     finally:
         process.send_signal(signal.SIGTERM)
         try:
