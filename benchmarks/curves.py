@@ -18,6 +18,7 @@ there is no picture.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import time
@@ -100,6 +101,11 @@ class Curve:
     def draw(self, m: dict[str, float], path: Path) -> None:
         raise NotImplementedError
 
+    @staticmethod
+    def machine() -> dict[str, float]:
+        """What the figures depend on, recorded with them: the 1-minute load average and the CPUs."""
+        return {"loadavg_1m": os.getloadavg()[0], "cpus": float(os.cpu_count() or 0)}
+
     def extra_report(self, m: dict[str, float]) -> dict[str, Any]:
         reason = matplotlib_missing()
         if reason is not None:
@@ -130,9 +136,12 @@ def _figure(title: str, xlabel: str, ylabel: str, *, log_x: bool = True) -> tupl
     return fig, ax
 
 
-def _save(fig: Any, path: Path) -> None:
+def _save(fig: Any, path: Path, m: dict[str, float]) -> None:
     import matplotlib.pyplot as plt
 
+    if "loadavg_1m" in m:
+        fig.text(0.99, 0.01, f"load average {m['loadavg_1m']:.1f} on {int(m['cpus'])} CPUs at the start",
+                 ha="right", va="bottom", fontsize=7, color="gray")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -151,7 +160,7 @@ class FilesCurve(Curve):
     async def measure(self, ctx: Context) -> dict[str, float]:
         sizes = self.sizes(ctx)
         startup = startup_seconds(1 if ctx.smoke else 3)
-        result: dict[str, float] = {"lines": float(sizes.file_lines), "startup_seconds": startup}
+        result: dict[str, float] = {"lines": float(sizes.file_lines), "startup_seconds": startup, **self.machine()}
         for count in sizes.files:
             directory = Path(ctx.workdir) / f"curve-files-{count}"
             directory.mkdir(exist_ok=True)
@@ -205,7 +214,7 @@ class FilesCurve(Curve):
         right.set_ylim(bottom=0)
         handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
         ax.legend(handles, [h.get_label() for h in handles], loc="lower left")
-        _save(fig, path)
+        _save(fig, path, m)
 
 
 def idle_cost(bootstrap: str, pattern: str, topic: str, checkpoints: Path, warmup: float,
@@ -253,7 +262,7 @@ class PartitionsCurve(Curve):
 
         sizes = self.sizes(ctx)
         n = sizes.partition_messages
-        result: dict[str, float] = {"messages": float(n)}
+        result: dict[str, float] = {"messages": float(n), **self.machine()}
         for partitions in sizes.partitions:
             topic = await ctx.new_topic(f"curve-partitions-{partitions}", partitions)
             async with Producer(ctx.bootstrap, partitioner="round_robin") as producer:
@@ -283,7 +292,7 @@ class PartitionsCurve(Curve):
         _series(ax, self.points(m, "getmany_"), "aiokafka getmany (baseline)", color="tab:gray", linestyle="--")
         ax.set_ylim(bottom=0)
         ax.legend(loc="lower left")
-        _save(fig, path)
+        _save(fig, path, m)
 
 
 async def streamline_consume(bootstrap: str, topic: str, n: int) -> float:
@@ -330,7 +339,7 @@ class RatesCurve(Curve):
 
     async def measure(self, ctx: Context) -> dict[str, float]:
         sizes = self.sizes(ctx)
-        result: dict[str, float] = {"seconds": sizes.rate_seconds}
+        result: dict[str, float] = {"seconds": sizes.rate_seconds, **self.machine()}
         for line_rate in sizes.rates:
             topic = await ctx.new_topic(f"curve-rates-{line_rate}", 4)
             path = Path(ctx.workdir) / f"curve-rates-{topic}.log"
@@ -396,7 +405,7 @@ class RatesCurve(Curve):
         for stat, color in zip(self.STATS, ("tab:blue", "tab:green", "tab:orange", "tab:red"), strict=True):
             _series(ax, self.points(m, f"{stat}_"), stat[:-3], color=color)
         ax.legend(loc="upper left")
-        _save(fig, path)
+        _save(fig, path, m)
 
 
 CASES = [FilesCurve(), PartitionsCurve(), RatesCurve()]

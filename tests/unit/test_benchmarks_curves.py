@@ -14,7 +14,7 @@ from benchmarks import curves  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-FILES = {"lines": 1000.0, "startup_seconds": 0.2, "lines_per_s_1": 700_000.0, "lines_per_s_100": 650_000.0,
+FILES = {"lines": 1000.0, "startup_seconds": 0.2, "loadavg_1m": 3.5, "cpus": 2.0, "lines_per_s_1": 700_000.0, "lines_per_s_100": 650_000.0,
          "lines_per_s_2000": 400_000.0, "idle_cpu_percent_1": 0.1, "idle_cpu_percent_100": 0.3,
          "idle_cpu_percent_2000": 2.5, "idle_rss_mb_1": 30.0, "idle_rss_mb_100": 31.0, "idle_rss_mb_2000": 45.0}
 PARTITIONS = {"messages": 1000.0, "consume_1": 500_000.0, "getmany_1": 520_000.0, "consume_4": 600_000.0,
