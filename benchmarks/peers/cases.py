@@ -1,10 +1,11 @@
 """The ``--peers`` cases: reference rows against rsyslog, syslog-ng, confluent-kafka and FastStream.
 
 - ``peers_ship``: one access.log of N lines (127 B), followed from its beginning by each shipper in
-  turn (``streamline ship``, rsyslog imfile → omkafka, syslog-ng file() → kafka-c), to a fresh
-  4-partition topic, ``acks=all``. Timed from spawn until a consumer in this process has read all N
-  lines back (the same clock for all three: the peers never exit by themselves); CPU seconds of the
-  shipper process (all threads, start-up included) at that moment, per million lines.
+  turn (``streamline ship``, ``streamline ship --once``, rsyslog imfile → omkafka, syslog-ng
+  file() → kafka-c), to a fresh 4-partition topic, ``acks=all``. Timed from spawn until a consumer
+  in this process has read all N lines back (the same clock for all: the peers never exit by
+  themselves); CPU seconds of the shipper process (all threads, start-up included) at that moment,
+  per million lines.
 - ``peers_latency``: each shipper follows an empty file while a writer appends ``rate`` lines/s;
   append→consumer latency seen by a consumer with a 5 ms fetch wait (``linerate.py``), plus the
   shipper's CPU (% of a core) over the measured lines and its RSS at the end.
