@@ -213,7 +213,7 @@ class FilesCurve(Curve):
         ax.set_ylim(bottom=0)
         right.set_ylim(bottom=0)
         handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-        ax.legend(handles, [h.get_label() for h in handles], loc="lower left")
+        ax.legend(handles, [h.get_label() for h in handles], loc="center left")
         _save(fig, path, m)
 
 
