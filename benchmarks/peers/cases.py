@@ -9,9 +9,10 @@
 - ``peers_latency``: each shipper follows an empty file while a writer appends ``rate`` lines/s;
   append→consumer latency seen by a consumer with a 5 ms fetch wait (``linerate.py``), plus the
   shipper's CPU (% of a core) over the measured lines and its RSS at the end.
-- ``peers_clients``: produce (streamline ``send_many``, confluent-kafka ``produce``+``flush``,
-  FastStream ``publish_batch``) and consume (``async for`` over ``consume()``, confluent-kafka
-  ``consume(num_messages)``, a FastStream batch subscriber), 100-byte values, 4 partitions.
+- ``peers_clients`` (``case_clients.py``): produce (streamline ``send_many``, confluent-kafka
+  ``produce``+``flush``, FastStream ``publish_batch``) and consume (``async for`` over ``consume()``,
+  confluent-kafka ``consume(num_messages)``, a FastStream batch subscriber), 100-byte values, 4
+  partitions.
 
 A peer that cannot run here is skipped with the reason (in the table and in the JSON's
 ``skipped``). Shippers and clients run in a different order every run (so going first favours
@@ -22,10 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +33,6 @@ from .._support import (
     LineTally,
     Row,
     access_lines,
-    count_messages,
     fmt_rate,
     rate,
     rss_mb,
@@ -43,27 +40,12 @@ from .._support import (
 )
 from . import Unavailable
 from ._daemon import Daemon
+from .base import PeerCase, PeerSizes, key, label
+from .case_clients import PeersClients
 from .shippers import Rsyslog, Shipper, StreamlineShip, SyslogNg
 
 PARTITIONS = 4
-
-
-@dataclass(frozen=True)
-class PeerSizes:
-    ship_lines: int = 300_000
-    latency_rate: int = 1_000
-    latency_seconds: float = 10.0
-    produce_messages: int = 100_000
-    consume_messages: int = 100_000
-
-    @classmethod
-    def of(cls, scale: str) -> PeerSizes:
-        if scale == "smoke":
-            return cls(ship_lines=5_000, latency_rate=200, latency_seconds=1.5, produce_messages=3_000,
-                       consume_messages=3_000)
-        if scale == "full":
-            return cls(ship_lines=2_000_000, latency_seconds=30.0, produce_messages=300_000, consume_messages=400_000)
-        return cls()
+PEER_LABELS = (("rsyslog", "rsyslog imfile -> omkafka"), ("syslog-ng", "syslog-ng file() -> kafka-c"))
 
 
 @functools.cache
@@ -85,54 +67,8 @@ def write_access_log(path: Path, lines: int) -> None:
             f.write(access_lines(start, min(lines, start + 100_000)))
 
 
-def label(name: str) -> str:
-    """``streamline --once`` -> ``streamline-once``: the shipper in topic and directory names."""
-    return key(name).replace("_", "-")
-
-
-def key(name: str) -> str:
-    """``streamline --once`` -> ``streamline_once``: the shipper's prefix in the result keys."""
-    return re.sub(r"\W+", "_", name).strip("_")
-
-
-class PeerCase:
-    """What the three cases share: the scale, skip reasons, the order of the variants per run."""
-
-    NAME = "peers"
-    MAX_RUNS: int | None = None
-    WHAT = ""
-
-    def __init__(self) -> None:
-        self.scale = "quick"
-        #: peer name -> why it was not measured (reset by every measure()).
-        self.skipped: dict[str, str] = {}
-        self._runs = 0
-        #: per-run ratios (streamline / peer), key -> one value per run, for the spread in the table.
-        self.history: dict[str, list[float]] = {}
-
-    def add_ratios(self, result: dict[str, float], pairs: list[tuple[str, str, str]]) -> None:
-        """``result[name] = result[ours] / result[theirs]`` for each pair measured in this run."""
-        for name, ours, theirs in pairs:
-            if ours in result and theirs in result and result[theirs] > 0:
-                result[name] = result[ours] / result[theirs]
-                self.history.setdefault(name, []).append(result[name])
-
-    def ratio(self, m: dict[str, float], name: str) -> str:
-        """The median of the per-run ratios, with their range when there were several runs."""
-        if name not in m:
-            return "-"
-        runs = self.history.get(name, [])
-        spread = f" ({min(runs):.2f}-{max(runs):.2f})" if len(runs) > 1 else ""
-        return f"{m[name]:.2f}x{spread}"
-
-    def sizes(self, ctx: Context) -> PeerSizes:
-        return PeerSizes.of("smoke" if ctx.smoke else self.scale)
-
-    def ordered(self, items: list[Any]) -> list[Any]:
-        """``items`` rotated by one more place each run."""
-        self._runs += 1
-        shift = (self._runs - 1) % max(1, len(items))
-        return items[shift:] + items[:shift]
+class ShipperCase(PeerCase):
+    """A peer case over the log shippers: streamline and whichever of rsyslog / syslog-ng can run."""
 
     def shippers(self) -> list[Shipper]:
         self.skipped = {}
@@ -144,13 +80,6 @@ class PeerCase:
             else:
                 ready.append(shipper)
         return ready
-
-    def extra_report(self, m: dict[str, float]) -> dict[str, Any]:
-        return {"skipped": dict(self.skipped)} if self.skipped else {}
-
-    def skip_rows(self) -> list[Row]:
-        return [Row(self.NAME, f"{name}: {self.WHAT}", f"skipped: {reason}", "-", "-", "reference", "skip")
-                for name, reason in self.skipped.items()]
 
 
 async def _until_exit(daemon: Daemon) -> None:
@@ -179,7 +108,7 @@ async def read_back(bootstrap: str, topic: str, total: int, timeout: float) -> L
     return await tally_lines(bootstrap, topic, total, timeout)
 
 
-class PeersShip(PeerCase):
+class PeersShip(ShipperCase):
     NAME = "peers_ship"
     WHAT = "ship (follow from the beginning), lines/s and CPU s per 1M lines"
 
@@ -222,7 +151,7 @@ class PeersShip(PeerCase):
 
     def rows(self, m: dict[str, float]) -> list[Row]:
         out = []
-        for name, label in (("rsyslog", "rsyslog imfile -> omkafka"), ("syslog-ng", "syslog-ng file() -> kafka-c")):
+        for name, peer_label in PEER_LABELS:
             k = key(name)
             if f"{k}_lines_per_s" not in m:
                 continue
@@ -232,7 +161,7 @@ class PeersShip(PeerCase):
                     continue
                 ours, ours_cpu = m[f"{ours_key}_lines_per_s"], m[f"{ours_key}_cpu_s_per_1m"]
                 out.append(Row(
-                    self.NAME, f"ship {int(m['lines']):,} lines, spawn -> all read back: {ours_label} vs {label}",
+                    self.NAME, f"ship {int(m['lines']):,} lines, spawn -> all read back: {ours_label} vs {peer_label}",
                     f"{fmt_rate(peer, 'lines/s')}, {peer_cpu:.2f} CPU s/1M",
                     f"{fmt_rate(ours, 'lines/s')}, {ours_cpu:.2f} CPU s/1M",
                     f"{self.ratio(m, f'ratio_{ours_key}_vs_{k}_lines')}, "
@@ -241,7 +170,7 @@ class PeersShip(PeerCase):
         return out + self.skip_rows()
 
 
-class PeersLatency(PeerCase):
+class PeersLatency(ShipperCase):
     NAME = "peers_latency"
     WHAT = "append -> consumer latency while following"
 
@@ -302,12 +231,12 @@ class PeersLatency(PeerCase):
 
     def rows(self, m: dict[str, float]) -> list[Row]:
         out = []
-        for name, label in (("rsyslog", "rsyslog imfile -> omkafka"), ("syslog-ng", "syslog-ng file() -> kafka-c")):
+        for name, peer_label in PEER_LABELS:
             k = key(name)
             if f"{k}_p99_ms" not in m:
                 continue
             out.append(Row(
-                self.NAME, f"append -> consumer (fetch wait 5 ms) at {int(m['rate']):,} lines/s: streamline ship vs {label}; "
+                self.NAME, f"append -> consumer (fetch wait 5 ms) at {int(m['rate']):,} lines/s: streamline ship vs {peer_label}; "
                 "CPU % of a core, RSS",
                 f"{triple(m, k)}; {m[f'{k}_cpu_percent']:.1f}%, {m[f'{k}_rss_mb']:.0f} MB",
                 f"{triple(m, 'streamline')}; {m['streamline_cpu_percent']:.1f}%, {m['streamline_rss_mb']:.0f} MB",
@@ -321,111 +250,6 @@ def triple(m: dict[str, float], k: str) -> str:
     return f"p50 {m[f'{k}_p50_ms']:.1f} / p99 {m[f'{k}_p99_ms']:.1f} / max {m[f'{k}_max_ms']:.1f} ms"
 
 
-class PeersClients(PeerCase):
-    NAME = "peers_clients"
-    WHAT = "produce and consume"
-
-    def clients(self) -> dict[str, str]:
-        """Peer client name -> version, recording the others in :attr:`skipped`."""
-        from .clients import require
-
-        self.skipped = {}
-        ready = {}
-        for name, distribution, module, install in (
-            ("confluent", "confluent-kafka", "confluent_kafka", "confluent-kafka"),
-            ("faststream", "faststream", "faststream.kafka", "faststream[kafka]"),
-        ):
-            try:
-                ready[name] = require(distribution, module, install)
-            except Unavailable as exc:
-                self.skipped[name] = str(exc)
-        return ready
-
-    async def measure(self, ctx: Context) -> dict[str, float]:
-        from streamline import Producer
-
-        from .. import case_produce
-        from . import clients
-
-        sizes = self.sizes(ctx)
-        ready = self.clients()
-        n = sizes.produce_messages
-        data = case_produce.values(n)
-        producers: list[tuple[str, Callable[[str, str], Any]]] = [
-            ("streamline", lambda b, t: case_produce.streamline_send_many(b, t, data)),
-        ]
-        if "confluent" in ready:
-            producers.append(("confluent", lambda b, t: asyncio.to_thread(case_produce.confluent_produce, b, t, data)))
-        if "faststream" in ready:
-            producers.append(("faststream", lambda b, t: clients.faststream_publish_batch(b, t, data, PARTITIONS)))
-        result: dict[str, float] = {"produce_messages": float(n)}
-        for name, run in self.ordered(producers):
-            topic = await ctx.new_topic(f"peers-produce-{name}", PARTITIONS)
-            elapsed = await run(ctx.bootstrap, topic)
-            arrived = await read_count(ctx.bootstrap, topic, n + 1)  # + the warm-up
-            if arrived < n + 1:
-                raise RuntimeError(f"{self.NAME}/produce {name}: only {arrived:,} of {n + 1:,} messages read back")
-            result[f"produce_{name}_msgs_per_s"] = rate(n, elapsed)
-            ctx.log(f"  {self.NAME} produce {name:12s} {rate(n, elapsed):>12,.0f} msg/s")
-            await ctx.drop_topics()
-
-        n = sizes.consume_messages
-        topic = await ctx.new_topic("peers-consume", PARTITIONS)
-        async with Producer(ctx.bootstrap) as producer:
-            await producer.send_many(topic, [b"%0100d" % i for i in range(n)])
-        consumers: list[tuple[str, Callable[[], Any]]] = [
-            ("streamline", lambda: clients.streamline_consume(ctx.bootstrap, topic, n)),
-        ]
-        if "confluent" in ready:
-            consumers.append(("confluent", lambda: asyncio.to_thread(
-                clients.confluent_consume, ctx.bootstrap, topic, n, PARTITIONS)))
-        if "faststream" in ready:
-            consumers.append(("faststream", lambda: clients.faststream_consume_batches(ctx.bootstrap, topic, n, PARTITIONS)))
-        result["consume_messages"] = float(n)
-        for name, run in self.ordered(consumers):
-            counted, elapsed, from_ready = await run()
-            result[f"consume_{name}_msgs_per_s"] = rate(counted, elapsed)
-            result[f"consume_from_ready_{name}_msgs_per_s"] = rate(n, from_ready)
-            ctx.log(f"  {self.NAME} consume {name:12s} {rate(counted, elapsed):>12,.0f} msg/s "
-                    f"from the first delivery to the last, {rate(n, from_ready):,.0f} from ready")
-        await ctx.drop_topics()
-        self.add_ratios(result, self.ratio_pairs())
-        return result
-
-    def ratio_pairs(self) -> list[tuple[str, str, str]]:
-        return [
-            (f"ratio_{op}_vs_{peer}", f"{op}_streamline_msgs_per_s", f"{op}_{peer}_msgs_per_s")
-            for op in ("produce", "consume", "consume_from_ready") for peer in ("confluent", "faststream")
-        ]
-
-    def rows(self, m: dict[str, float]) -> list[Row]:
-        labels = {
-            "produce": ("send_many", {"confluent": "confluent-kafka produce+flush",
-                                      "faststream": "FastStream publish_batch (2,000 per call)"}),
-            "consume": ("async for msg in consume()", {"confluent": "confluent-kafka consume(num_messages=1000)",
-                                                      "faststream": "FastStream batch subscriber"}),
-            "consume_from_ready": ("the same", {"confluent": "confluent-kafka, clock from assign() (start-up in)",
-                                                "faststream": "FastStream, clock from broker.start() (start-up in)"}),
-        }
-        out = []
-        for op, (ours_label, peers) in labels.items():
-            if f"{op}_streamline_msgs_per_s" not in m:
-                continue
-            ours = m[f"{op}_streamline_msgs_per_s"]
-            count = int(m[f"{op.split('_')[0]}_messages"])
-            for name, label in peers.items():
-                if f"{op}_{name}_msgs_per_s" not in m:
-                    continue
-                peer = m[f"{op}_{name}_msgs_per_s"]
-                out.append(Row(self.NAME, f"{op.split('_')[0]} {count:,}: {ours_label} vs {label}",
-                               fmt_rate(peer), fmt_rate(ours), self.ratio(m, f"ratio_{op}_vs_{name}"), "reference",
-                               "info"))
-        return out + self.skip_rows()
-
-
-async def read_count(bootstrap: str, topic: str, expected: int) -> int:
-    return await count_messages(bootstrap, topic, expected, timeout=60 + expected / 20_000)
-
-
 CASES = [PeersShip(), PeersLatency(), PeersClients()]
 
+__all__ = ["CASES", "PeerSizes", "PeersClients", "PeersLatency", "PeersShip", "key", "label"]
