@@ -11,7 +11,7 @@
 The points and sizes are :class:`CurveSizes` (``--quick``, the default, finishes in a few minutes;
 ``--full``; ``--smoke`` for CI). Every curve runs once per invocation (``--runs`` is ignored): the
 sweep is the measurement; rerun it to see the spread. The PNG files are drawn with matplotlib
-(``pip install -e '.[bench]'``); without it the numbers are still measured and the table says why
+(``pip install -e '.[bench]'``, ``plotting.py``); without it the numbers are still measured and the table says why
 there is no picture.
 """
 
@@ -40,6 +40,7 @@ from ._support import (
     wall_time,
 )
 from .peers._daemon import cpu_seconds
+from .plotting import figure, matplotlib_missing, save, series
 
 SCALES = ("smoke", "quick", "full")
 #: idle_cost's warm-up ends once a second passes with less CPU than this (% of a core), or after MAX_WARMUP s.
@@ -68,15 +69,6 @@ class CurveSizes:
             return cls(file_lines=1_000_000, idle_warmup=5.0, idle_seconds=20.0, partition_messages=500_000,
                        rate_seconds=10.0)
         return cls()
-
-
-def matplotlib_missing() -> str | None:
-    """Why no PNG can be drawn here, or None."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return "matplotlib not installed (pip install -e '.[bench]')"
-    return None
 
 
 class Curve:
@@ -118,39 +110,6 @@ class Curve:
     def png_note(self) -> str:
         reason = matplotlib_missing()
         return f"PNG skipped: {reason}" if reason else f"PNG: {self.out_dir / self.PNG}"
-
-
-def _figure(title: str, xlabel: str, ylabel: str, *, log_x: bool = True) -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if log_x:
-        ax.set_xscale("log")
-    ax.grid(True, which="both", alpha=0.3)
-    return fig, ax
-
-
-def _save(fig: Any, path: Path, m: dict[str, float]) -> None:
-    import matplotlib.pyplot as plt
-
-    if "loadavg_1m" in m:
-        fig.text(0.99, 0.01, f"load average {m['loadavg_1m']:.1f} on {int(m['cpus'])} CPUs at the start",
-                 ha="right", va="bottom", fontsize=7, color="gray")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def _series(ax: Any, points: list[tuple[int, float]], label: str, **style: Any) -> None:
-    if points:
-        ax.plot([x for x, _ in points], [y for _, y in points], marker="o", label=label, **style)
-        ax.set_xticks([x for x, _ in points], [f"{x:,}" for x, _ in points])
 
 
 class FilesCurve(Curve):
@@ -204,17 +163,17 @@ class FilesCurve(Curve):
         ]
 
     def draw(self, m: dict[str, float], path: Path) -> None:
-        fig, ax = _figure("streamline ship: cost against the number of files", "files (log scale)",
+        fig, ax = figure("streamline ship: cost against the number of files", "files (log scale)",
                           "lines/s, ship --once (excl. start-up)")
-        _series(ax, self.points(m, "lines_per_s_"), "lines/s", color="tab:blue")
+        series(ax, self.points(m, "lines_per_s_"), "lines/s", color="tab:blue")
         right = ax.twinx()
         right.set_ylabel("idle CPU, % of a core")
-        _series(right, self.points(m, "idle_cpu_percent_"), "idle CPU %", color="tab:red", linestyle="--")
+        series(right, self.points(m, "idle_cpu_percent_"), "idle CPU %", color="tab:red", linestyle="--")
         ax.set_ylim(bottom=0)
         right.set_ylim(bottom=0)
         handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
         ax.legend(handles, [h.get_label() for h in handles], loc="center left")
-        _save(fig, path, m)
+        save(fig, path, m)
 
 
 def idle_cost(bootstrap: str, pattern: str, topic: str, checkpoints: Path, warmup: float,
@@ -287,12 +246,12 @@ class PartitionsCurve(Curve):
         )]
 
     def draw(self, m: dict[str, float], path: Path) -> None:
-        fig, ax = _figure("consume throughput against the number of partitions", "partitions (log scale)", "msg/s")
-        _series(ax, self.points(m, "consume_"), "async for over consume()", color="tab:blue")
-        _series(ax, self.points(m, "getmany_"), "aiokafka getmany (baseline)", color="tab:gray", linestyle="--")
+        fig, ax = figure("consume throughput against the number of partitions", "partitions (log scale)", "msg/s")
+        series(ax, self.points(m, "consume_"), "async for over consume()", color="tab:blue")
+        series(ax, self.points(m, "getmany_"), "aiokafka getmany (baseline)", color="tab:gray", linestyle="--")
         ax.set_ylim(bottom=0)
         ax.legend(loc="lower left")
-        _save(fig, path, m)
+        save(fig, path, m)
 
 
 async def streamline_consume(bootstrap: str, topic: str, n: int) -> float:
@@ -399,13 +358,13 @@ class RatesCurve(Curve):
         )]
 
     def draw(self, m: dict[str, float], path: Path) -> None:
-        fig, ax = _figure("append -> consumer latency against the line rate", "lines/s (log scale)",
+        fig, ax = figure("append -> consumer latency against the line rate", "lines/s (log scale)",
                           "ms (log scale)")
         ax.set_yscale("log")
         for stat, color in zip(self.STATS, ("tab:blue", "tab:green", "tab:orange", "tab:red"), strict=True):
-            _series(ax, self.points(m, f"{stat}_"), stat[:-3], color=color)
+            series(ax, self.points(m, f"{stat}_"), stat[:-3], color=color)
         ax.legend(loc="upper left")
-        _save(fig, path, m)
+        save(fig, path, m)
 
 
 CASES = [FilesCurve(), PartitionsCurve(), RatesCurve()]
