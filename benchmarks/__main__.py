@@ -2,6 +2,11 @@
 
     python -m benchmarks [--case produce,consume,consume_memory,group_leave,ship,latency,memory,cli] [--runs 3] [--smoke]
                          [--json benchmarks/results/latest.json] [--bootstrap HOST:PORT]
+                         [--peers] [--curves] [--quick | --full]
+
+``--peers`` adds the reference rows of rsyslog, syslog-ng, confluent-kafka and FastStream
+(``benchmarks/peers/``); ``--curves`` draws how cost grows (``benchmarks/curves.py``). Both run at
+``--quick`` sizes unless ``--full`` is given.
 
 Without ``--bootstrap`` (or ``STREAMLINE_BOOTSTRAP_SERVERS``) an embedded broker is started for
 the run. The memory case always starts its own embedded broker behind a TCP proxy.
@@ -33,6 +38,7 @@ from . import (
     case_ship,
 )
 from ._support import Context, Row, Sizes, median
+from .options import EXTRA_CASES, add_extra_options, apply_extra_options
 
 CASES = {
     m.NAME: m
@@ -41,12 +47,14 @@ CASES = {
         case_cli,
     )
 }
+CASES.update(EXTRA_CASES)  # --peers and --curves cases: run only when asked for (benchmarks/options.py)
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--case", default=",".join(CASES), help=f"comma-separated: {','.join(CASES)} (default all)")
+    default = [name for name in CASES if name not in EXTRA_CASES]
+    parser.add_argument("--case", default=",".join(default), help=f"comma-separated: {','.join(CASES)} (default {','.join(default)})")
     parser.add_argument("--runs", type=int, default=3, help="runs per case; the table shows medians (default 3)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run: checks the cases work (CI)")
     parser.add_argument("--json", default=DEFAULT_JSON, help=f"where to write results (default {DEFAULT_JSON})")
@@ -54,8 +62,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--bootstrap", default=os.environ.get("STREAMLINE_BOOTSTRAP_SERVERS"),
         help="Kafka to benchmark against (default: STREAMLINE_BOOTSTRAP_SERVERS, else an embedded broker)",
     )
+    add_extra_options(parser)
     args = parser.parse_args(argv)
     args.cases = [c.strip() for c in args.case.split(",") if c.strip()]
+    apply_extra_options(args)
     unknown = [c for c in args.cases if c not in CASES]
     if unknown:
         parser.error(f"unknown case {unknown[0]!r}; choose from {', '.join(CASES)}")
@@ -89,7 +99,9 @@ async def run_case(module: Any, ctx: Context, runs: int) -> dict[str, Any]:
         finally:
             await ctx.drop_topics()
     summary = medians(results)
-    return {"runs": results, "median": summary, "rows": [dataclasses.asdict(r) for r in module.rows(summary)]}
+    report = {"runs": results, "median": summary, "rows": [dataclasses.asdict(r) for r in module.rows(summary)]}
+    report.update(getattr(module, "extra_report", lambda _: {})(summary))  # skip reasons, curve files
+    return report
 
 
 async def main_async(args: argparse.Namespace) -> int:
