@@ -254,3 +254,29 @@ async def test_auto_detects_the_codec_from_the_content_type_header(kafka_bootstr
     assert [m.value for m in got] == [{"a": [1, "ü"]}, "plain ü", b"\x00raw", [2]]
     strict = await read_all(kafka_bootstrap, topic, 2, value=AutoCodec(JsonCodec()), on_decode_error=OnError(then="skip"))
     assert [m.value for m in strict] == [{"a": [1, "ü"]}, [2]]  # text and headerless: no codec, skipped
+
+
+def test_the_typed_orders_example_runs(kafka_bootstrap, new_topic) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    orders, invoices, dlq = new_topic(partitions=2), new_topic(partitions=1), new_topic(partitions=1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLINE_")}
+    env["STREAMLINE_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+    example = Path(__file__).resolve().parents[2] / "examples" / "typed_orders.py"
+    done = subprocess.run(
+        [sys.executable, str(example), orders, invoices, dlq, "--count", "5"],
+        capture_output=True, text=True, env=env, timeout=110, stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert sorted(line for line in lines if line.startswith("order ")) == [
+        f"order {i} from Zoë {i}: 1 line(s)" for i in range(5)
+    ]
+    assert sorted(line for line in lines if line.startswith("invoice ")) == [
+        f"invoice for order {i}: {(i + 1) * 2.5:.2f}" for i in range(5)
+    ]
+    letters = asyncio.run(read_all(kafka_bootstrap, dlq, 1))
+    assert letters[0].value == b"{this is not an order"
