@@ -51,6 +51,9 @@ def consume_command(
         "text", "--format", "-f", metavar="FORMAT",
         help=f"text, json, value (the raw value per line), or a template using {_FIELDS_HELP}.",
     ),
+    value_schema: str | None = typer.Option(
+        None, "--value-schema", metavar="FILE.avsc", help="Decode values as Avro with this schema; print them as JSON."
+    ),
     metrics: str | None = METRICS_OPTION,
     assignor: str = typer.Option(
         "roundrobin", "--assignor",
@@ -62,7 +65,9 @@ def consume_command(
     Text: `Partition:P Offset:O Key:K Value:V`. JSON: one object per line with topic,
     partition, offset, key, value, headers, timestamp (milliseconds) and timestamp_iso (UTC);
     a key, value or header that is not valid UTF-8 is written as {"base64": "..."} so no byte
-    is lost. Example: `streamline consume logs --from beginning --exit-at-end -f '{offset} {value}'`.
+    is lost; a value that is a JSON object or array is written nested, as JSON. --value-schema
+    decodes Avro values (printed as JSON). Example:
+    `streamline consume logs --from beginning --exit-at-end -f '{offset} {value}'`.
 
     A topic that does not exist yet, or a start past the end, is waited for (one line on stderr
     says so). While the broker does not answer, a line on stderr every few seconds says so and
@@ -77,6 +82,10 @@ def consume_command(
         last, start = int(start[1:]) or None, "end"
     try:
         render = renderer(output)
+        if value_schema is not None:
+            from ._value_schema import avro_values
+
+            render = avro_values(render, value_schema)
     except ValueError as exc:
         fail(str(exc), 2)
     starts = _parse_offsets(offset)
