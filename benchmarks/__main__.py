@@ -1,6 +1,6 @@
 """``python -m benchmarks``: run the cases, print the table, write JSON.
 
-    python -m benchmarks [--case produce,consume,consume_memory,group_leave,ship,latency,memory,cli] [--runs 3] [--smoke]
+    python -m benchmarks [--case produce,consume,consume_memory,group_leave,ship,latency,memory,cli,typed] [--runs 3] [--smoke]
                          [--json benchmarks/results/latest.json] [--bootstrap HOST:PORT]
 
 Without ``--bootstrap`` (or ``STREAMLINE_BOOTSTRAP_SERVERS``) an embedded broker is started for
@@ -31,6 +31,7 @@ from . import (
     case_memory,
     case_produce,
     case_ship,
+    case_typed,
 )
 from ._support import Context, Row, Sizes, median
 
@@ -38,7 +39,7 @@ CASES = {
     m.NAME: m
     for m in (
         case_produce, case_consume, case_consume_memory, case_group_leave, case_ship, case_latency, case_memory,
-        case_cli,
+        case_cli, case_typed,
     )
 }
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
