@@ -15,6 +15,7 @@ out, then the stream raises :class:`~streamline.DecodeError` and the message is 
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -97,6 +98,12 @@ class Decoding:
         msg = None
         part = "value"
         rest = batch if start == 0 else batch[start:]
+        # A fetched batch's decoded objects all stay alive until handed out: with the collector
+        # on, every ~700 allocations would trigger a collection that walks them (measured: the
+        # typed consume ran at 0.4x of decoding by hand). One pass with it paused, then as before.
+        collecting = gc.isenabled()
+        if collecting:
+            gc.disable()
         try:
             if key_decode is None and with_headers is None and decode is not None:
                 for msg in rest:  # the hot loop: values only
@@ -125,6 +132,9 @@ class Decoding:
             assert codec is not None and msg is not None
             self._error = DecodeError(f"{part} does not decode as {describe_codec(codec)}: {describe(exc)}")
             return next(i for i in range(start, len(batch)) if batch[i] is msg)
+        finally:
+            if collecting:
+                gc.enable()
         return None
 
     async def _failed(
