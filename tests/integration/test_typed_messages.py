@@ -132,18 +132,18 @@ MIXED: list[bytes | None] = [GOOD, b"{not json", GOOD, b'{"id": "x"}', GOOD, Non
 async def test_async_for_dead_letters_undecodable_values_and_commits_past_them(kafka_bootstrap, new_topic) -> None:
     topic, dlq = new_topic(partitions=1), new_topic(partitions=1)
     group = f"g-{topic}"
-    await produce_mixed(kafka_bootstrap, topic, MIXED)
+    await produce_mixed(kafka_bootstrap, topic, [*MIXED, GOOD])
     policy = OnError(then="dead_letter", dead_letter_topic=dlq)
     seen: list[tuple[int, Order]] = []
     async with consume(topic, bootstrap_servers=kafka_bootstrap, group=group, start="beginning",
                        value=Order, on_decode_error=policy, **FAST) as stream:
         async for msg in stream:
             seen.append((msg.offset, msg.value))
-            if len(seen) == 3:
-                break  # the block exits cleanly: offset 4 is processed, then the close commits
-    assert seen == [(0, order(1)), (2, order(1)), (4, order(1))]
-    # every message counts as processed, the trailing failures (5, 6) included
-    await wait_committed(kafka_bootstrap, group, topic, {0: len(MIXED)})
+            if len(seen) == 4:
+                break  # the block exits cleanly: offset 7 is processed, then the close commits
+    assert seen == [(0, order(1)), (2, order(1)), (4, order(1)), (7, order(1))]
+    # every message counts as processed, the dead-lettered ones included
+    await wait_committed(kafka_bootstrap, group, topic, {0: len(MIXED) + 1})
     letters = await read_all(kafka_bootstrap, dlq, 4)
     assert [m.value for m in letters] == [b"{not json", b'{"id": "x"}', None, b"\xff"]
     for letter, offset in zip(letters, (1, 3, 5, 6), strict=True):

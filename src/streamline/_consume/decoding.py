@@ -1,10 +1,10 @@
 """Decoding fetched messages with the stream's codecs, and what happens to those that fail.
 
-:class:`Decoding` runs once per fetched batch, before anything is handed out, so ``async for``,
-:meth:`~.stream.MessageStream.batches`, :meth:`~.stream.MessageStream.run` and pipelines see
-the same decoded messages. Each message keeps its bytes (``raw_value``/``raw_key``) for dead
-letters. The per-message cost is the codec's call plus two attribute stores; a batch without
-failures takes one ``try`` around one loop.
+``async for`` decodes each message as it hands it out (:meth:`Decoding.decode_one`), so a
+decoded value the loop body drops dies young, as in a hand-written loop. :meth:`~.stream.
+MessageStream.batches`, :meth:`~.stream.MessageStream.run` and pipelines get whole batches,
+decoded once per fetched batch (:meth:`Decoding.apply`). Each message keeps its bytes
+(``raw_value``/``raw_key``) for dead letters.
 
 A message that does not decode goes to the failure policy (:class:`~streamline.OnError`'s
 ``then``; retries make no sense for bytes that will not change): ``"skip"`` or
@@ -59,6 +59,50 @@ class Decoding:
         self._error = DecodeError("")
         with_headers = getattr(value, "decode_with_headers", None)
         self._with_headers: Callable[[bytes, Any], Any] | None = with_headers if callable(with_headers) else None
+
+    def decode_one(self, msg: Message[Any, Any]) -> DecodeError | None:
+        """Decode one message in place (``async for`` decodes as it hands out); the error, if it
+        does not decode (then it is left as read)."""
+        part = "value"
+        try:
+            value = self.value
+            if value is not None:
+                raw = msg.value
+                if raw is None:
+                    raise _Tombstone
+                msg._raw_value = raw
+                with_headers = self._with_headers
+                msg.value = with_headers(raw, msg.headers) if with_headers is not None else value.decode(raw)
+            key = self.key
+            if key is not None:
+                part = "key"
+                raw = msg.key
+                msg._raw_key = raw
+                if raw is not None:
+                    msg.key = key.decode(raw)
+        except Exception as exc:
+            codec = self.value if part == "value" else self.key
+            assert codec is not None
+            msg.value, msg.key = msg.raw_value, msg.raw_key
+            return DecodeError(f"{part} does not decode as {describe_codec(codec)}: {describe(exc)}")
+        return None
+
+    async def failed_one(self, msg: Message[Any, Any], error: DecodeError, *, mark: bool) -> None:
+        """The policy for one message that did not decode as it was handed out: raise (stop), or
+        skip / dead-letter it and count it processed (``mark``: auto mode in a group, where
+        every message before it is processed already)."""
+        policy = self._policy()
+        if policy is None or policy.then == "stop":
+            self.error = DecodeError(
+                f"{_where(msg)}: {error} (on_decode_error stops the stream; the message is not committed)",
+                topic=msg.topic, partition=msg.partition, offset=msg.offset,
+            )
+            raise self.error
+        await self._failures().undecodable(msg, error, policy)
+        if self._manual:
+            self._progress.ack(msg)
+        elif mark:
+            self._progress.mark((msg.topic, msg.partition), msg.offset + 1)
 
     async def apply(self, records: Mapping[Key, list[Message[Any, Any]]], previous: dict[Key, int | None]) -> list[list[Message[Any, Any]]]:
         """The batches of one fetch, decoded, without the messages that failed (handled by the
