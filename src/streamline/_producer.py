@@ -246,9 +246,9 @@ class Producer:
     async def send(
         self,
         topic: str,
-        value: Bytesish | None,
+        value: Bytesish | Any | None,
         *,
-        key: Bytesish | None = None,
+        key: Bytesish | Any | None = None,
         partition: int | None = None,
         headers: dict[str, Bytesish] | Sequence[tuple[str, Bytesish]] | None = None,
         timestamp_ms: int | None = None,

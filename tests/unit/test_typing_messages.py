@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SNIPPET = """
 import msgspec
-from streamline import Message, MessageStream, consume
+from streamline import Message, MessageStream, Producer, consume
 
 
 class Order(msgspec.Struct):
@@ -27,6 +27,9 @@ def old_style(msg: Message) -> bytes:
 
 
 async def main() -> None:
+    async with Producer(value=Order) as producer:
+        await producer.send("orders", Order(1), key="k")
+        await producer.send_many("orders", [Order(2), ("k", Order(3))])
     async for msg in consume("orders", value=Order, key=str):
         reveal_type(msg.value)
         reveal_type(msg.key)

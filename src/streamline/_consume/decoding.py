@@ -59,6 +59,8 @@ class Decoding:
         self._error = DecodeError("")
         with_headers = getattr(value, "decode_with_headers", None)
         self._with_headers: Callable[[bytes, Any], Any] | None = with_headers if callable(with_headers) else None
+        #: Values only, by ``value.decode`` alone (no key codec, no choice by header).
+        self.simple = value is not None and key is None and self._with_headers is None
 
     def decode_one(self, msg: Message[Any, Any]) -> DecodeError | None:
         """Decode one message in place (``async for`` decodes as it hands out); the error, if it
