@@ -136,7 +136,9 @@ def consume(
       ``json`` module (any JSON), ``"auto"`` (by each message's ``content-type`` header), or a
       :class:`~streamline.Codec`. ``msg.value`` is then an ``Order``, type checkers included;
       ``msg.raw_value`` keeps the bytes. Default: raw bytes, decoded by nothing (the fast path).
-      A null value (tombstone) fails to decode; a null key stays ``None``.
+      A null value (tombstone) fails to decode; a null key stays ``None``. ``async for``
+      decodes each message as it hands it out (a failure is dealt with when it is reached);
+      :meth:`~MessageStream.batches` and :meth:`~MessageStream.run` decode whole fetched batches.
     - ``on_decode_error``: an :class:`~streamline.OnError` for messages that do not decode
       (``then``: ``"skip"``, ``"dead_letter"`` — the original bytes with a
       ``streamline.error`` header — or ``"stop"``; retries do not apply). A skipped or
