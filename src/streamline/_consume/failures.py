@@ -17,7 +17,7 @@ import anyio
 
 from .._backoff import backoff
 from .._config import ConnectionConfig
-from .._models import Message
+from .._models import Message, Record
 from .._pipeline.errors import OnError, describe
 from .progress import Progress
 
@@ -69,7 +69,7 @@ class FailurePolicy:
             producer = await self._dead_letter_producer()
             for msg in messages:
                 await producer.send(
-                    policy.dead_letter_topic, msg.value, key=msg.key,
+                    policy.dead_letter_topic, msg.raw_value, key=msg.raw_key,
                     headers=[
                         ("streamline.error", describe(error).encode("utf-8", "replace")),
                         ("streamline.origin.topic", msg.topic.encode()),
@@ -84,6 +84,30 @@ class FailurePolicy:
             log.warning("%s: handler failed (%s); skipped", where, describe(error))
         if not self._auto:
             self._progress.ack(item)  # done with: the commit may pass it
+
+    async def undecodable(self, msg: Message[Any, Any], error: Exception, policy: OnError) -> None:
+        """``msg`` does not decode: skip it or dead-letter its original bytes (``policy.then``;
+        retries do not apply: the bytes will not change). The caller marks it processed."""
+        where = f"{msg.topic}[{msg.partition}]@{msg.offset}"
+        if policy.then == "dead_letter":
+            assert policy.dead_letter_topic is not None
+            producer = await self._dead_letter_producer()
+            # send_many: a keyless tombstone is a record too (aiokafka's send() refuses one)
+            await producer.send_many(policy.dead_letter_topic, [Record(
+                msg.raw_value, key=msg.raw_key,
+                headers=[
+                    *[(name, data) for name, data in msg.headers if not name.startswith("streamline.")],
+                    ("streamline.error", describe(error).encode("utf-8", "replace")),
+                    ("streamline.origin.topic", msg.topic.encode()),
+                    ("streamline.origin.partition", str(msg.partition).encode()),
+                    ("streamline.origin.offset", str(msg.offset).encode()),
+                ],
+            )], codec=None, key_codec=None)
+            self.dead_lettered += 1
+            log.warning("%s: %s; dead-lettered to %s", where, error, policy.dead_letter_topic)
+        else:
+            self.skipped += 1
+            log.warning("%s: %s; skipped", where, error)
 
     async def _dead_letter_producer(self) -> Any:
         if self._producer is None:

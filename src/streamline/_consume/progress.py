@@ -44,6 +44,9 @@ class Progress:
         self._processed: dict[Key, int] = {}  # auto: next offset to commit, per partition
         self._acks: dict[Key, PartitionAcks] = {}  # manual: delivered and acknowledged offsets
         self._committed: dict[Key, int] = {}
+        # auto: where the processed position jumps over messages that count as processed
+        # without being handed out (decode failures): {tp: {from offset: to offset}}
+        self._skips: dict[Key, dict[int, int]] = {}
         self._changed = asyncio.Event()
         self._waiting = 0
 
@@ -52,6 +55,14 @@ class Progress:
     def mark(self, tp: Key, next_offset: int) -> None:
         """Auto mode: ``tp`` is processed up to (not including) ``next_offset``."""
         self._processed[tp] = next_offset
+        if self._waiting:
+            self._changed.set()
+
+    def skip(self, tp: Key, at: int, to: int) -> None:
+        """Auto mode: once ``tp`` is processed up to ``at``, it is processed up to ``to`` (the
+        messages between were dealt with without being handed out). Resolved at commit time, so
+        the per-message :meth:`mark` stays one dict store."""
+        self._skips.setdefault(tp, {})[at] = to
         if self._waiting:
             self._changed.set()
 
@@ -128,12 +139,26 @@ class Progress:
 
     def committable(self) -> dict[Key, int]:
         """The offset each partition may commit now: 1 + its last contiguous processed offset."""
+        if self._skips:
+            self._resolve_skips()
         offsets = dict(self._processed)
         for tp, tracker in self._acks.items():
             position = tracker.committable
             if position is not None:
                 offsets[tp] = position
         return offsets
+
+    def _resolve_skips(self) -> None:
+        for tp, skips in list(self._skips.items()):
+            position = self._processed.get(tp)
+            while position is not None and position in skips:
+                position = skips.pop(position)
+            if position is not None:
+                self._processed[tp] = position
+                for at in [at for at in skips if at < position]:
+                    del skips[at]
+            if not skips:
+                del self._skips[tp]
 
     @property
     def committed(self) -> dict[Key, int]:
@@ -167,6 +192,7 @@ class Progress:
         """``partitions`` are no longer ours: drop everything known about them."""
         for tp in partitions:
             self._processed.pop(tp, None)
+            self._skips.pop(tp, None)
             self._committed.pop(tp, None)
             self._acks.pop(tp, None)
         self.notify()

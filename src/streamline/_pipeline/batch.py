@@ -48,6 +48,11 @@ class Origin:
     def headers(self, index: int) -> list[tuple[str, bytes]]:  # pragma: no cover - interface
         return []
 
+    def original(self, index: int) -> bytes | None:
+        """The bytes item ``index`` was read as, when the values are decoded from them (a typed
+        consumer stream); None: the value itself is what a dead letter carries."""
+        return None
+
 
 class FileOrigin(Origin):
     """Lines of one file; ``offsets[i]`` is the byte offset of item ``i``."""
@@ -117,6 +122,11 @@ class Batch:
         """Dead-letter headers naming where value ``position`` came from."""
         source = self.index[position] if self.index is not None else position
         return self.origin.headers(source)
+
+    def original(self, position: int) -> bytes | None:
+        """The bytes value ``position`` was decoded from at its origin, if it was (see :class:`Origin`)."""
+        source = self.index[position] if self.index is not None else position
+        return self.origin.original(source)
 
     def __len__(self) -> int:
         return len(self.values)

@@ -41,7 +41,9 @@ class TopicSink:
     producer's ``acks``, ``"all"`` by default).
 
     Values may be bytes, str, ``(key, value)`` pairs, :class:`Record` or :class:`Message`
-    (re-produced with its key and headers). ``key`` computes a key from each value; ``where``
+    (re-produced with its key and headers, as read), or typed values encoded by ``value=`` (a
+    type or :class:`~streamline.Codec`, as for :func:`consume`; ``key_codec=`` for keys) or
+    else by the producer's codec. ``key`` computes a key from each value; ``where``
     keeps only the values this sink wants (for routing when several sinks fan out).
 
     >>> to_topic(producer, "access-json", key=lambda v: v.split(b" ", 1)[0])  # doctest: +SKIP
@@ -55,11 +57,20 @@ class TopicSink:
         key: Callable[[Any], Any] | None = None,
         where: Callable[[Any], bool] | None = None,
         items: Callable[[Batch], list[Any]] | None = None,
+        value: Any = None,
+        key_codec: Any = None,
     ) -> None:
+        from .._codecs import as_codec
         from .._validation import check_topic
 
         self.producer = producer
         self.topic = check_topic(topic)
+        # The sink's own codecs, when given; otherwise the producer's.
+        self._codecs: dict[str, Any] = {}
+        if value is not None:
+            self._codecs["codec"] = as_codec(value, "value")
+        if key_codec is not None:
+            self._codecs["key_codec"] = as_codec(key_codec, "key_codec")
         self.name = f"topic:{topic}"
         self._key = key
         self._where = where
@@ -75,14 +86,18 @@ class TopicSink:
             key = self._key
             return [(key(v), v.value if isinstance(v, Message) else v) for v in values]
         if values and isinstance(values[0], Message):
-            return [Record(m.value, key=m.key, headers=list(m.headers) or None) if isinstance(m, Message) else m for m in values]
+            # Re-produced as read: a typed message's original bytes, not its decoded value.
+            return [
+                Record(m.raw_value, key=m.raw_key, headers=list(m.headers) or None) if isinstance(m, Message) else m
+                for m in values
+            ]
         return values
 
     async def submit(self, batch: Batch) -> Awaitable[Any]:
         items = self._prepare(batch)
         if not items:
             return _done()
-        return TopicDelivery(self, items, await self.producer.submit_many(self.topic, items))
+        return TopicDelivery(self, items, await self.producer.submit_many(self.topic, items, **self._codecs))
 
 
 class TopicDelivery:
@@ -104,7 +119,7 @@ class TopicDelivery:
         failed = getattr(error, "unacknowledged", None)
         items = self._items if not failed else [self._items[i] for i in failed]
         sink = self._sink
-        return TopicDelivery(sink, items, await sink.producer.submit_many(sink.topic, items))
+        return TopicDelivery(sink, items, await sink.producer.submit_many(sink.topic, items, **sink._codecs))
 
 
 class CallableSink:
@@ -131,12 +146,15 @@ def to_topic(
     *,
     key: Callable[[Any], Any] | None = None,
     where: Callable[[Any], bool] | None = None,
+    value: Any = None,
+    key_codec: Any = None,
 ) -> TopicSink:
     """A sink producing to ``topic`` (see :class:`TopicSink`).
 
     >>> to_topic(producer, "errors", where=lambda line: b'" 5' in line)  # doctest: +SKIP
+    >>> to_topic(producer, "invoices", value=Invoice)  # typed: encoded as JSON  # doctest: +SKIP
     """
-    return TopicSink(producer, topic, key=key, where=where)
+    return TopicSink(producer, topic, key=key, where=where, value=value, key_codec=key_codec)
 
 
 def as_sink(obj: SinkLike) -> Sink:

@@ -28,12 +28,17 @@ class _LazyFileOrigin(FileOrigin):
 
 
 class _LazyKafkaOrigin(KafkaOrigin):
-    __slots__ = ("_messages",)
+    __slots__ = ("_messages", "_typed")
 
-    def __init__(self, messages: Sequence[Any]) -> None:
+    def __init__(self, messages: Sequence[Any], typed: bool = False) -> None:
         self._messages = messages
+        self._typed = typed
         first = messages[0]
         super().__init__(first.topic, first.partition, ())
+
+    def original(self, index: int) -> bytes | None:
+        """A typed stream's message bytes as read (what a dead letter carries)."""
+        return self._messages[index].raw_value if self._typed else None
 
     def headers(self, index: int) -> list[tuple[str, bytes]]:
         if not self.offsets:
@@ -95,10 +100,14 @@ class Source:
         elif self.kind == "stream":
             stream = self.obj
             ack = getattr(stream, "ack", None)
+            typed = getattr(stream, "value_codec", None) is not None
             async for chunk in stream.batches():
                 on_done = (lambda c=chunk: ack(c)) if ack is not None else None
+                # A typed stream feeds its decoded values (``def price(order: Order)``); the
+                # origin keeps the messages, for offsets and the original bytes of dead letters.
+                values = [m.value for m in chunk] if typed else chunk
                 # size 0: summing value lengths would be per-message work just for a counter
-                yield Batch(chunk, AckToken(on_done), _LazyKafkaOrigin(chunk), None, 0)
+                yield Batch(values, AckToken(on_done), _LazyKafkaOrigin(chunk, typed), None, 0)
         else:
             origin: Origin = NoOrigin()
             async for item in self.obj:

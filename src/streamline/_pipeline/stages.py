@@ -240,7 +240,8 @@ class Stage(Generic[In, Out]):
                 ("streamline.stage", str(self.name).encode()),
                 *origin,
             ]
-            await dead_letter.send(value, headers)
+            original = batch.original(position)  # a typed source: the bytes it was decoded from
+            await dead_letter.send(value if original is None else original, headers)
             stats.dead_lettered += 1
             return
         raise StageError(

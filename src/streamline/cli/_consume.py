@@ -58,6 +58,9 @@ def consume_command(
     show_headers: bool = typer.Option(
         False, "--show-headers/--hide-headers", help="Text format: print Headers:NAME=VALUE,..."
     ),
+    value_schema: str | None = typer.Option(
+        None, "--value-schema", metavar="FILE.avsc", help="Decode values as Avro with this schema; print them as JSON."
+    ),
     metrics: str | None = METRICS_OPTION,
     assignor: str = typer.Option(
         "roundrobin", "--assignor", metavar="STRATEGY",
@@ -70,7 +73,8 @@ def consume_command(
     offset, --show-headers Headers:H before the value, --hide-key drops Key:K). JSON: one object per line with topic,
     partition, offset, key, value, headers, timestamp (milliseconds) and timestamp_iso (UTC);
     a key, value or header that is not valid UTF-8 is written as {"base64": "..."} so no byte
-    is lost.
+    is lost; a value that is a JSON object or array is written nested, as JSON. --value-schema
+    decodes Avro values (printed as JSON).
 
     A topic that does not exist yet, or a start past the end, is waited for (one line on stderr
     says so). While the broker does not answer, a line on stderr every few seconds says so and
@@ -87,6 +91,10 @@ def consume_command(
         last, start = int(start[1:]) or None, "end"
     try:
         render = renderer(output)
+        if value_schema is not None:
+            from ._value_schema import avro_values
+
+            render = avro_values(render, value_schema)
     except ValueError as exc:
         fail(str(exc), 2)
     if (not show_key, show_timestamp, show_headers) != (False, False, False):

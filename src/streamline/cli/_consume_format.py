@@ -103,12 +103,32 @@ def render_json(batch: Sequence[Any]) -> bytes:
             v = "null" if value is None else quote(value.decode("utf-8"))
         except UnicodeDecodeError:
             v = _encode_json(encode_bytes(value))
+        else:
+            if value and value[:1] in _JSON_OPENERS:
+                v = _nested_json(value) or v
         h = _encode_json([[name, encode_bytes(data)] for name, data in m.headers]) if m.headers else "[]"
         lines.append(
             f'{head}{m.offset}, "key": {k}, '
             f'"value": {v}, "headers": {h}, "timestamp": {m.timestamp}, "timestamp_iso": "{last_iso}"}}\n'
         )
     return "".join(lines).encode("utf-8")
+
+
+#: First bytes of a value that may be a JSON object or array (printed nested, not as a string).
+_JSON_OPENERS = (b"{", b"[")
+
+
+def _nested_json(value: bytes) -> str | None:
+    """A value that is a JSON object or array, as compact one-line JSON (None: it is not).
+
+    ``consume --format json`` nests such values (``"value": {"id": 7}``) instead of quoting
+    them; ``produce --format json`` accepts them back (re-encoded compactly)."""
+    import orjson  # only once a value looks like JSON: start-up stays free of it
+
+    try:
+        return orjson.dumps(orjson.loads(value)).decode("utf-8")
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return None
 
 
 def render_value(batch: Sequence[Any]) -> bytes:

@@ -40,6 +40,9 @@ def produce_command(
         "text", "--format", "-f", metavar="FORMAT",
         help='text, or json: one object per record with "value", "key", "headers", "partition", "timestamp".',
     ),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Skip records that do not parse (--format json, --key-separator): count them, go on."
+    ),
 ) -> None:
     """Send a message and print where it landed: `partition: P, offset: O`.
 
@@ -47,7 +50,9 @@ def produce_command(
     lines skipped unless --null); a count goes to stderr at the end. With --format json each
     line is an object such as {"key": "k", "value": "v", "headers": {"h": "x"}, "partition": 0}
     (a null value is a tombstone; bytes may be {"base64": "..."}, as `consume -f json` writes).
-    A bad line is one error naming its number (exit 2); the lines before it are sent, none after.
+    A JSON object or array as "value" is sent as compact JSON.
+    A bad line is one error naming its number (exit 2); the lines before it are sent, none after
+    (with --skip-invalid: skipped, counted, and the first one named on stderr).
 
     Example: printf 'user1:login\\n' | streamline produce events --key-separator :
     """
@@ -78,18 +83,24 @@ def produce_command(
             md = await producer.send(topic, value or None, key=key, partition=partition, headers=headers)
         sys.stdout.write(f"partition: {md.partition}, offset: {md.offset}\n")
 
+    invalid: list[str] = []  # --skip-invalid: the records skipped, as "line N: why"
+
     async def lines() -> None:
         from ._shutdown import current
 
         shutdown = current()
         await producer.start()
         try:
-            sent, skipped, bad = await _produce_stdin(producer, topic, key, partition, headers, delim, parse)
+            sent, skipped, bad = await _produce_stdin(
+                producer, topic, key, partition, headers, delim, parse, invalid if skip_invalid else None
+            )
         finally:
             await producer.stop(timeout=shutdown.remaining(DELIVERY_TIMEOUT))
         if bad is not None:
             fail(f"{bad} (sent the {sent} message{'s' if sent != 1 else ''} before it, none after)", 2)
         note = f" (skipped {skipped} empty line{'s' if skipped != 1 else ''})" if skipped else ""
+        if invalid:
+            note += f" (skipped {len(invalid)} invalid line{'s' if len(invalid) != 1 else ''}, the first: {invalid[0]})"
         sys.stderr.write(f"produced {sent} message{'s' if sent != 1 else ''} to {topic}{note}\n")
 
     run_async(one if value is not None else lines)
@@ -97,7 +108,7 @@ def produce_command(
 
 async def _produce_stdin(
     producer: Any, topic: str, key: str | None, partition: int | None, headers: Any,
-    delim: bytes = b"\n", parse: Any = None,
+    delim: bytes = b"\n", parse: Any = None, invalid: list[str] | None = None,
 ) -> tuple[int, int, str | None]:
     """Send every record of stdin; stop early (sending what was read) on the first signal, or at
     the first record ``parse`` refuses (returned as the third item, naming its line number)."""
@@ -132,7 +143,7 @@ async def _produce_stdin(
                 raw.pop()  # what follows the last delimiter (nothing, or the held-back tail)
             stripped = [ln[:-1] if ln[-1:] == b"\r" else ln for ln in raw] if newline else raw
             if parse is not None:
-                lines, empty, bad = _parsed(stripped, parse, lineno, key_b, headers, partition)
+                lines, empty, bad = _parsed(stripped, parse, lineno, key_b, headers, partition, invalid)
                 skipped += empty
             else:
                 lines = [ln for ln in stripped if ln]
@@ -158,16 +169,21 @@ async def _produce_stdin(
 
 
 def _parsed(
-    records: list[bytes], parse: Any, lineno: int, key: bytes | None, headers: Any, partition: int | None
+    records: list[bytes], parse: Any, lineno: int, key: bytes | None, headers: Any, partition: int | None,
+    invalid: list[str] | None = None,
 ) -> tuple[list[Any], int, str | None]:
     """``records`` as :class:`Record` items up to the first bad one: (items, empty records
-    skipped, the error naming the bad record's line number or None)."""
+    skipped, the error naming the bad record's line number or None). With ``invalid`` (a list:
+    ``--skip-invalid``) bad records are appended to it and skipped instead."""
     items: list[Any] = []
     empty = 0
     for number, raw in enumerate(records, lineno + 1):
         try:
             record = parse(raw, key, headers, partition)
         except ValueError as exc:
+            if invalid is not None:
+                invalid.append(f"line {number}: {exc}")
+                continue
             return items, empty, f"line {number}: {exc}"
         if record is None:
             empty += 1

@@ -86,13 +86,24 @@ def _json_record(raw: bytes, key: bytes | None, headers: Any, partition: int | N
     stamp = obj.get("timestamp")
     if stamp is not None and (isinstance(stamp, bool) or not isinstance(stamp, int) or stamp < 0):
         raise ValueError(f'"timestamp" must be milliseconds since the epoch (got {stamp!r})')
+    value = obj["value"]
     return Record(
-        _bytes(obj["value"], "value"),
+        _json_value(value) if isinstance(value, (dict, list)) and not _is_base64(value) else _bytes(value, "value"),
         key=_bytes(obj["key"], "key") if "key" in obj else key,
         headers=_headers(obj["headers"]) if "headers" in obj else headers,
         partition=part,
         timestamp_ms=stamp,
     )
+
+
+def _is_base64(data: Any) -> bool:
+    return isinstance(data, dict) and list(data) == ["base64"]
+
+
+def _json_value(data: Any) -> bytes:
+    """A nested JSON value (object or array, as ``consume -f json`` prints JSON values) as
+    compact JSON bytes."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _bytes(data: Any, what: str) -> bytes | None:
