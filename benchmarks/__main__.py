@@ -1,6 +1,6 @@
 """``python -m benchmarks``: run the cases, print the table, write JSON.
 
-    python -m benchmarks [--case produce,consume,consume_group,consume_memory,group_leave,ship,latency,memory,cli] [--runs 3] [--smoke]
+    python -m benchmarks [--case produce,consume,consume_group,consume_memory,group_leave,ship,latency,memory,cli,cli_consume] [--runs 3] [--smoke]
                          [--json benchmarks/results/latest.json] [--bootstrap HOST:PORT]
 
 Without ``--bootstrap`` (or ``STREAMLINE_BOOTSTRAP_SERVERS``) an embedded broker is started for
@@ -24,6 +24,7 @@ from typing import Any
 
 from . import (
     case_cli,
+    case_cli_consume,
     case_consume,
     case_consume_group,
     case_consume_memory,
@@ -39,7 +40,7 @@ CASES = {
     m.NAME: m
     for m in (
         case_produce, case_consume, case_consume_group, case_consume_memory, case_group_leave, case_ship, case_latency, case_memory,
-        case_cli,
+        case_cli, case_cli_consume,
     )
 }
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")

@@ -82,3 +82,60 @@ def test_template_fields() -> None:
 def test_bad_formats_raise_value_error(bad: str) -> None:
     with pytest.raises(ValueError):
         renderer(bad)
+
+
+# Keys and values that json.dumps writes differently from their raw bytes (or not at all as
+# text), and a few it writes as they are; each is put into a batch that is otherwise plain.
+SPECIAL = [
+    b'"', b"\\", b"\x7f", "é😀\u2028".encode(), b"\xff", b"\xc3", b"\xa9", b"", b"%s %d %%",
+    *(bytes([c]) for c in range(32)),
+]
+
+
+def _batch(topic: str = "t", *, keys: bool, values: bool, n: int = 5, special: bytes | None = None) -> list[Message]:
+    batch = [
+        Message.create(topic, 3, 100 + i, key=b"k%d" % i if keys else None, value=b"v%d" % i if values else None,
+                       timestamp=1_700_000_000_000 + i // 2)
+        for i in range(n)
+    ]
+    if special is not None:
+        m = batch[2]
+        batch[2] = Message.create(topic, 3, m.offset, key=special + b"k" if keys else None,
+                                  value=b"v" + special if values else None, timestamp=m.timestamp)
+    return batch
+
+
+def _expected(batch: list[Message]) -> bytes:
+    return "".join(reference_json(m) + "\n" for m in batch).encode()
+
+
+@pytest.mark.parametrize("keys", [True, False])
+@pytest.mark.parametrize("values", [True, False])
+def test_json_of_plain_batches_takes_the_block_path_and_matches_json_dumps(keys: bool, values: bool) -> None:
+    from streamline.cli._consume_format import _render_json_plain
+
+    batch = _batch(keys=keys, values=values)
+    # The block path takes batches with values (byte-exact); null values go the general way.
+    assert _render_json_plain(batch) == (_expected(batch) if values else None)
+    assert render_json(batch) == _expected(batch)
+    assert render_json(_batch("a%db%%", keys=keys, values=values)) == _expected(_batch("a%db%%", keys=keys, values=values))
+
+
+@pytest.mark.parametrize("special", SPECIAL, ids=repr)
+@pytest.mark.parametrize("keys,values", [(True, True), (True, False), (False, True)])
+def test_json_of_a_batch_with_one_odd_key_or_value_matches_json_dumps(special: bytes, keys: bool, values: bool) -> None:
+    batch = _batch(keys=keys, values=values, special=special)
+    assert render_json(batch) == _expected(batch)
+
+
+def test_json_of_mixed_batches_matches_json_dumps() -> None:
+    mixed_keys = _batch(keys=True, values=True)
+    mixed_keys[1] = Message.create("t", 3, 101, key=None, value=b"v", timestamp=5)
+    mixed_values = _batch(keys=False, values=True)
+    mixed_values[4] = Message.create("t", 3, 104, value=None, timestamp=-1)
+    headers = _batch(keys=False, values=True)
+    headers[0] = Message.create("t", 3, 100, value=b"v", headers=[("h", b"x")])
+    listed = _batch(keys=False, values=True)
+    listed[3] = Message.create("t", 3, 103, value=b"v", headers=[])  # empty, but a list
+    for batch in (mixed_keys, mixed_values, headers, listed, ODD[::-1]):
+        assert render_json(batch) == _expected(batch)
