@@ -139,3 +139,52 @@ def test_json_of_mixed_batches_matches_json_dumps() -> None:
     listed[3] = Message.create("t", 3, 103, value=b"v", headers=[])  # empty, but a list
     for batch in (mixed_keys, mixed_values, headers, listed, ODD[::-1]):
         assert render_json(batch) == _expected(batch)
+
+
+def reference_template(template: str, batch: list[Message]) -> bytes:
+    """A template line as the CLI wrote it before templates were compiled: str.format_map per message."""
+
+    def text(data: bytes | None) -> str:
+        return data.decode("utf-8", "replace") if data is not None else ""
+
+    return "".join(
+        (template + "\n").format_map({
+            "topic": m.topic, "partition": m.partition, "offset": m.offset, "key": text(m.key),
+            "value": text(m.value), "timestamp": m.timestamp, "timestamp_iso": iso_time(m.timestamp),
+            "headers": ",".join(f"{name}={text(value)}" for name, value in m.headers),
+        })
+        for m in batch
+    ).encode()
+
+
+TEMPLATES = [
+    "{offset} {value}",
+    "{topic}/{partition}/{offset} {key}={value} [{headers}] {timestamp_iso} {timestamp}",
+    "{key}{value}",  # raw fields side by side: the general renderer
+    "{value}{offset}{partition}{key}",
+    "{key}é{value} 100% %s %d %% {{literal}}",
+    "{offset:>8} {value!r} {key!s:5}",  # specs and conversions: the general renderer
+    "{{no fields}}",
+    "{headers}|{value}",
+]
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_templates_match_format_map_for_every_kind_of_batch(template: str) -> None:
+    render = renderer(template)
+    batches = [ODD, ODD[::-1], ODD[2:3], _batch(keys=True, values=True), _batch(keys=False, values=False)]
+    batches += [_batch(keys=True, values=True, special=s) for s in SPECIAL]
+    batches += [[*ODD[:1], Message.create("t", 0, 9, key=b"\xc3", value=b"\xa9")]]  # halves of one character
+    for batch in batches:
+        assert render(batch) == reference_template(template, batch), batch
+    assert render([]) == b""
+
+
+def test_plain_templates_are_compiled() -> None:
+    from streamline.cli._consume_format import _compile_template
+
+    assert _compile_template("{offset} {value}") is not None
+    assert _compile_template("{topic} {partition} {key}:{value} {timestamp} {timestamp_iso} {headers}") is not None
+    assert _compile_template("{key}{value}") is None
+    assert _compile_template("{offset:>8}") is None
+    assert _compile_template("{value!r}") is None

@@ -190,10 +190,11 @@ def template_renderer(template: str) -> Render:
                 f"unknown --format field {{{name}}}: use text, json, value or a template "
                 f"with {', '.join('{' + f + '}' for f in FIELDS)}"
             )
+    compiled = _compile_template(template)
     wanted = set(names)
     line = template + "\n"
 
-    def render(batch: Sequence[Any]) -> bytes:
+    def render_each(batch: Sequence[Any]) -> bytes:
         out = []
         for m in batch:
             fields: dict[str, Any] = {"topic": m.topic, "partition": m.partition, "offset": m.offset}
@@ -210,7 +211,87 @@ def template_renderer(template: str) -> Render:
             out.append(line.format_map(fields))
         return "".join(out).encode("utf-8")
 
+    if compiled is None:
+        return render_each
+
+    def render(batch: Sequence[Any]) -> bytes:
+        if not batch:
+            return b""
+        first = batch[0]
+        rows = compiled[1](batch, compiled[0], first.topic.encode(), first.partition, _isos)
+        if len(rows) != len(batch):
+            return render_each(batch)  # a batch with headers
+        blob = b"".join(rows)
+        if not blob.isascii():
+            try:  # keys and values are spliced raw: invalid UTF-8 is replaced the slow way
+                blob.decode("utf-8")
+            except UnicodeDecodeError:
+                return render_each(batch)
+        return blob
+
     return render
+
+
+class _Isos(dict[int, bytes]):
+    """ISO-8601 times as bytes, made once per millisecond value (bounded)."""
+
+    def __missing__(self, millis: int) -> bytes:
+        if len(self) >= 65_536:
+            self.clear()
+        iso = self[millis] = iso_time(millis).encode()
+        return iso
+
+
+_isos = _Isos()
+# How a template field is formatted in the compiled form: the % conversion, and the expression
+# for message ``m`` (topic, partition and the ISO-time cache are arguments of the function).
+_COMPILED_FIELDS = {
+    "topic": (b"%s", "topic"),
+    "partition": (b"%d", "partition"),
+    "offset": (b"%d", "m.offset"),
+    "key": (b"%s", "(m.key or b'')"),
+    "value": (b"%s", "(m.value or b'')"),
+    "timestamp": (b"%d", "m.timestamp"),
+    "timestamp_iso": (b"%s", "isos[m.timestamp]"),
+    "headers": (b"", ""),  # only while every message has none: then it is empty
+}
+_Rows = Callable[[Sequence[Any], bytes, bytes, int, dict[int, bytes]], list[bytes]]
+
+
+def _compile_template(template: str) -> tuple[bytes, _Rows] | None:
+    """A ``%`` format and a function making every message's line with it, or None where the
+    general renderer must do it: format specs or conversions (``{offset:>8}``, ``{key!r}``), or
+    two raw fields side by side (``{key}{value}``: invalid UTF-8 could not be told apart)."""
+    line = b""
+    exprs: list[str] = []
+    headers = False
+    raw_last = False  # the line so far ends with a key or value
+    try:
+        for literal, name, spec, conversion in string.Formatter().parse(template + "\n"):
+            if literal:
+                line += literal.encode("utf-8").replace(b"%", b"%%")
+                raw_last = False
+            if name is None:
+                continue
+            if spec or conversion:
+                return None
+            raw = name in ("key", "value")
+            if raw and raw_last:
+                return None
+            raw_last = raw
+            conv, expr = _COMPILED_FIELDS[name]
+            line += conv
+            if expr:
+                exprs.append(expr)
+            headers = headers or name == "headers"
+    except UnicodeEncodeError:
+        return None
+    # Generated from the fixed table above only (the template's text is in `line`, not code).
+    keep = " if not m.headers" if headers else ""
+    args = f"({', '.join(exprs)},)" if exprs else "()"
+    source = f"lambda batch, line, topic, partition, isos: [line % {args} for m in batch{keep}]"
+    rows: _Rows = eval(source, {})
+    return line, rows
 
 
 def renderer(output: str) -> Render:
