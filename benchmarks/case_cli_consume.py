@@ -154,6 +154,7 @@ async def measure(ctx: Context) -> dict[str, float]:
         "startup_s": fixed,
         "produce_stdin_msgs_per_s": rate(n, produce_s),
         "produce_stdin_cpu_s": produce_cpu,
+        "library_cpu_s": statistics.median(cpu["library"]),
     }
     for fmt in FORMATS:
         ratios = [lib_s / cli_s for lib_s, cli_s in zip(wall["library"], wall[fmt], strict=True)]
@@ -164,6 +165,7 @@ async def measure(ctx: Context) -> dict[str, float]:
         result[f"ratio_{fmt}_without_startup"] = statistics.median(  # 0: start-up is all there is (smoke)
             lib_s / (cli_s - fixed) if cli_s > 2 * fixed else 0.0 for lib_s, cli_s in zip(wall["library"], wall[fmt], strict=True)
         )
+        result[f"{fmt}_cpu_s"] = statistics.median(cpu[fmt])
         result[f"cpu_ratio_{fmt}"] = statistics.median(
             lib_c / cli_c for lib_c, cli_c in zip(cpu["library"], cpu[fmt], strict=True)
         )

@@ -188,6 +188,7 @@ def consume_command(
 
         out = sys.stdout.buffer
         sys.stdout.flush()
+        _collect_less()
         seen = 0
         wanted, starts_at, ends = plan.partitions, plan.starts, plan.ends
         done: set[int] = set()
@@ -243,6 +244,17 @@ def consume_command(
     from .._metrics import consumer_ready
 
     run_async(with_metrics(metrics, main, ready=lambda: consumer_ready(streams[-1])))
+
+
+def _collect_less() -> None:
+    """Fewer garbage collections while printing: the start-up's objects are frozen (never scanned
+    again) and the first generation is collected every 50,000 allocations, not 700. Messages hold
+    no cycles, but a fetched batch of thousands lives long enough to be promoted through every
+    generation; the collector's passes over them took ~25% of the command's CPU."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(50_000, 10, 10)
 
 
 def _note(text: str) -> None:
