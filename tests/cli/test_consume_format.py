@@ -188,3 +188,17 @@ def test_plain_templates_are_compiled() -> None:
     assert _compile_template("{key}{value}") is None
     assert _compile_template("{offset:>8}") is None
     assert _compile_template("{value!r}") is None
+
+
+def test_printing_collects_less_and_restores_the_collector_after() -> None:
+    import gc
+
+    from streamline.cli._consume import _collecting_less
+
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    with _collecting_less():
+        assert gc.get_threshold()[0] == 50_000
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
