@@ -3,6 +3,11 @@
 Every format renders a whole batch at once (no per-message ``print``/``flush``): ``text`` (the
 tutorial's line), ``json`` (one object per line), ``value`` (the raw value bytes per line) or a
 template with ``{placeholder}`` fields (:data:`FIELDS`).
+
+Keys and values are spliced in as the bytes they are, with one ``%`` format per line, and the
+block is checked once: valid UTF-8, and for JSON nothing that json would escape. A batch that
+fails the check (or has headers, null values, ...) takes the general path, message by message
+through json's encoder or ``str.format_map``; both write the same bytes (tests/cli/test_consume_format.py).
 """
 
 from __future__ import annotations
