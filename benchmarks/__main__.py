@@ -1,6 +1,6 @@
 """``python -m benchmarks``: run the cases, print the table, write JSON.
 
-    python -m benchmarks [--case produce,consume,consume_memory,group_leave,ship,latency,memory,cli,typed] [--runs 3] [--smoke]
+    python -m benchmarks [--case produce,consume,consume_group,consume_memory,group_leave,ship,latency,memory,cli,cli_consume,typed] [--runs 3] [--smoke]
                          [--json benchmarks/results/latest.json] [--bootstrap HOST:PORT]
                          [--peers] [--curves] [--quick | --full]
 
@@ -29,7 +29,9 @@ from typing import Any
 
 from . import (
     case_cli,
+    case_cli_consume,
     case_consume,
+    case_consume_group,
     case_consume_memory,
     case_group_leave,
     case_latency,
@@ -44,8 +46,8 @@ from .options import EXTRA_CASES, add_extra_options, apply_extra_options
 CASES = {
     m.NAME: m
     for m in (
-        case_produce, case_consume, case_consume_memory, case_group_leave, case_ship, case_latency, case_memory,
-        case_cli, case_typed,
+        case_produce, case_consume, case_consume_group, case_consume_memory, case_group_leave, case_ship, case_latency,
+        case_memory, case_cli, case_cli_consume, case_typed,
     )
 }
 CASES.update(EXTRA_CASES)  # --peers and --curves cases: run only when asked for (benchmarks/options.py)

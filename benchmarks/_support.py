@@ -49,6 +49,7 @@ class Sizes:
 
     produce_messages: int = 300_000
     consume_messages: int = 500_000
+    cli_consume_messages: int = 1_000_000
     ship_lines: int = 1_000_000
     naive_lines: int = 10_000
     latency_seconds: float = 10.0
@@ -62,6 +63,7 @@ class Sizes:
         return cls(
             produce_messages=3_000,
             consume_messages=3_000,
+            cli_consume_messages=3_000,
             ship_lines=5_000,
             naive_lines=200,
             latency_seconds=1.5,

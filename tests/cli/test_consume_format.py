@@ -82,3 +82,123 @@ def test_template_fields() -> None:
 def test_bad_formats_raise_value_error(bad: str) -> None:
     with pytest.raises(ValueError):
         renderer(bad)
+
+
+# Keys and values that json.dumps writes differently from their raw bytes (or not at all as
+# text), and a few it writes as they are; each is put into a batch that is otherwise plain.
+SPECIAL = [
+    b'"', b"\\", b"\x7f", "é😀\u2028".encode(), b"\xff", b"\xc3", b"\xa9", b"", b"%s %d %%",
+    *(bytes([c]) for c in range(32)),
+]
+
+
+def _batch(topic: str = "t", *, keys: bool, values: bool, n: int = 5, special: bytes | None = None) -> list[Message]:
+    batch = [
+        Message.create(topic, 3, 100 + i, key=b"k%d" % i if keys else None, value=b"v%d" % i if values else None,
+                       timestamp=1_700_000_000_000 + i // 2)
+        for i in range(n)
+    ]
+    if special is not None:
+        m = batch[2]
+        batch[2] = Message.create(topic, 3, m.offset, key=special + b"k" if keys else None,
+                                  value=b"v" + special if values else None, timestamp=m.timestamp)
+    return batch
+
+
+def _expected(batch: list[Message]) -> bytes:
+    return "".join(reference_json(m) + "\n" for m in batch).encode()
+
+
+@pytest.mark.parametrize("keys", [True, False])
+@pytest.mark.parametrize("values", [True, False])
+def test_json_of_plain_batches_takes_the_block_path_and_matches_json_dumps(keys: bool, values: bool) -> None:
+    from streamline.cli._consume_format import _render_json_plain
+
+    batch = _batch(keys=keys, values=values)
+    # The block path takes batches with values (byte-exact); null values go the general way.
+    assert _render_json_plain(batch) == (_expected(batch) if values else None)
+    assert render_json(batch) == _expected(batch)
+    assert render_json(_batch("a%db%%", keys=keys, values=values)) == _expected(_batch("a%db%%", keys=keys, values=values))
+
+
+@pytest.mark.parametrize("special", SPECIAL, ids=repr)
+@pytest.mark.parametrize("keys,values", [(True, True), (True, False), (False, True)])
+def test_json_of_a_batch_with_one_odd_key_or_value_matches_json_dumps(special: bytes, keys: bool, values: bool) -> None:
+    batch = _batch(keys=keys, values=values, special=special)
+    assert render_json(batch) == _expected(batch)
+
+
+def test_json_of_mixed_batches_matches_json_dumps() -> None:
+    mixed_keys = _batch(keys=True, values=True)
+    mixed_keys[1] = Message.create("t", 3, 101, key=None, value=b"v", timestamp=5)
+    mixed_values = _batch(keys=False, values=True)
+    mixed_values[4] = Message.create("t", 3, 104, value=None, timestamp=-1)
+    headers = _batch(keys=False, values=True)
+    headers[0] = Message.create("t", 3, 100, value=b"v", headers=[("h", b"x")])
+    listed = _batch(keys=False, values=True)
+    listed[3] = Message.create("t", 3, 103, value=b"v", headers=[])  # empty, but a list
+    for batch in (mixed_keys, mixed_values, headers, listed, ODD[::-1]):
+        assert render_json(batch) == _expected(batch)
+
+
+def reference_template(template: str, batch: list[Message]) -> bytes:
+    """A template line as the CLI wrote it before templates were compiled: str.format_map per message."""
+
+    def text(data: bytes | None) -> str:
+        return data.decode("utf-8", "replace") if data is not None else ""
+
+    return "".join(
+        (template + "\n").format_map({
+            "topic": m.topic, "partition": m.partition, "offset": m.offset, "key": text(m.key),
+            "value": text(m.value), "timestamp": m.timestamp, "timestamp_iso": iso_time(m.timestamp),
+            "headers": ",".join(f"{name}={text(value)}" for name, value in m.headers),
+        })
+        for m in batch
+    ).encode()
+
+
+TEMPLATES = [
+    "{offset} {value}",
+    "{topic}/{partition}/{offset} {key}={value} [{headers}] {timestamp_iso} {timestamp}",
+    "{key}{value}",  # raw fields side by side: the general renderer
+    "{value}{offset}{partition}{key}",
+    "{key}é{value} 100% %s %d %% {{literal}}",
+    "{offset:>8} {value!r} {key!s:5}",  # specs and conversions: the general renderer
+    "{{no fields}}",
+    "{headers}|{value}",
+]
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_templates_match_format_map_for_every_kind_of_batch(template: str) -> None:
+    render = renderer(template)
+    batches = [ODD, ODD[::-1], ODD[2:3], _batch(keys=True, values=True), _batch(keys=False, values=False)]
+    batches += [_batch(keys=True, values=True, special=s) for s in SPECIAL]
+    batches += [[*ODD[:1], Message.create("t", 0, 9, key=b"\xc3", value=b"\xa9")]]  # halves of one character
+    for batch in batches:
+        assert render(batch) == reference_template(template, batch), batch
+    assert render([]) == b""
+
+
+def test_plain_templates_are_compiled() -> None:
+    from streamline.cli._consume_format import _compile_template
+
+    assert _compile_template("{offset} {value}") is not None
+    assert _compile_template("{topic} {partition} {key}:{value} {timestamp} {timestamp_iso} {headers}") is not None
+    assert _compile_template("{key}{value}") is None
+    assert _compile_template("{offset:>8}") is None
+    assert _compile_template("{value!r}") is None
+
+
+def test_printing_collects_less_and_restores_the_collector_after() -> None:
+    import gc
+
+    from streamline.cli._consume import _collecting_less
+
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    with _collecting_less():
+        assert gc.get_threshold()[0] == 50_000
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

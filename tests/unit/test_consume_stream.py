@@ -383,3 +383,65 @@ async def test_async_for_loops_share_runs_failure_policy_through_process() -> No
             await stream.process(Message.create("t", 0, 2), index)  # no policy: the error is raised
     assert calls == [0, 1, 2, 2, 3, 4, 2]
     assert cluster.committed == {T0: 5}  # the skipped message counts as processed
+
+
+async def test_progress_in_hand_counts_the_messages_before_it_not_itself() -> None:
+    """The per-message loop marks progress once per batch: whatever reads it mid-batch must still
+    see every message before the one in hand as processed, and the one in hand as not."""
+    cluster = FakeCluster({T0: 30})
+    stream, _ = open_stream(cluster, group="g", max_batch=10, revoke_timeout=NEVER)
+    async with stream:
+        async for msg in stream:
+            if msg.offset in (0, 5, 9, 10, 17):
+                assert stream.committable().get(T0, 0) == msg.offset, msg.offset
+            if msg.offset == 17:
+                break  # left normally: the message in hand counts as processed
+    assert cluster.committed == {T0: 18}
+
+
+@pytest.mark.parametrize("leave", ["raise", "aclose"])
+async def test_leaving_mid_batch_commits_up_to_the_message_in_hand(leave: str) -> None:
+    cluster = FakeCluster({T0: 30})
+    stream, _ = open_stream(cluster, group="g", max_batch=10, revoke_timeout=NEVER)
+    with pytest.raises(KeyError) if leave == "raise" else anyio.fail_after(LONG):
+        async with stream:
+            async for msg in stream:
+                if msg.offset == 14:
+                    if leave == "raise":
+                        raise KeyError(msg.offset)
+                    await stream.aclose()
+    assert cluster.committed == {T0: 14}  # 10-13 of the batch in hand are processed, 14 is not
+
+
+async def test_a_revoke_mid_batch_waits_for_the_message_in_hand_and_commits_it() -> None:
+    cluster = FakeCluster({T0: 30, T1: 30})
+    stream, consumers = open_stream(cluster, group="g", max_batch=10, revoke_timeout=NEVER)
+    got: list[tuple[int, int]] = []
+    async with stream, anyio.create_task_group() as tg:
+        async for msg in stream:
+            got.append((msg.partition, msg.offset))
+            if (msg.partition, msg.offset) == (0, 5):
+                tg.start_soon(consumers[0].rebalance, {T1})
+                with anyio.fail_after(LONG):
+                    while not stream._revoking:  # the revoke waits for this message
+                        await asyncio.sleep(0)
+                assert T0 not in cluster.committed
+            if msg.partition == 1 and msg.offset == 29:
+                break
+    assert [o for p, o in got if p == 0] == list(range(6))  # 6-9 of the batch went back to the group
+    assert [o for p, o in got if p == 1] == list(range(30))
+    assert cluster.commits[0] == {T0: 6}  # the revoke's commit: 0-5 processed, 5 included
+    assert cluster.committed == {T0: 6, T1: 30}
+
+
+async def test_a_revoke_that_times_out_commits_only_before_the_message_in_hand() -> None:
+    cluster = FakeCluster({T0: 30})
+    stream, consumers = open_stream(cluster, group="g", max_batch=10, revoke_timeout=0)
+    async with stream:
+        async for msg in stream:
+            if msg.offset == 13:
+                with anyio.fail_after(LONG):
+                    await consumers[0].rebalance(set())  # the handler is still busy with 13
+                assert cluster.committed == {T0: 13}
+                break
+    assert cluster.committed == {T0: 13}  # 13 went to the next owner: not counted on leaving

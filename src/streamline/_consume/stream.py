@@ -201,12 +201,12 @@ class MessageStream(Generic[V, K]):
     ) -> None:
         if exc_type is None and self._pending is not None:
             self._finish_pending()  # the block ended normally: the loop body finished it
-        self._pending = None
+        self._drop_pending()
         await self._close()
 
     async def aclose(self) -> None:
         """Close without counting the message in hand as processed; a loop over the stream ends."""
-        self._pending = None
+        self._drop_pending()
         await self._close()
 
     async def _close(self) -> None:
@@ -224,7 +224,7 @@ class MessageStream(Generic[V, K]):
                     await self._release(consumer.assignment())
                 finally:  # also when the drain is cut short: commit what is processed now
                     with anyio.CancelScope(shield=True), anyio.move_on_after(self.connection.connect_timeout):
-                        await self._progress.commit(consumer)
+                        await self._commit(consumer)
         finally:
             self._consumer = None
             if self._failures is not None:
@@ -365,6 +365,7 @@ class MessageStream(Generic[V, K]):
 
     def committable(self) -> dict[tuple[str, int], int]:
         """The offset each partition may commit now: 1 + its last contiguous processed offset."""
+        self._mark_in_hand()
         return self._progress.committable()
 
     def _finish_pending(self) -> None:
@@ -372,6 +373,22 @@ class MessageStream(Generic[V, K]):
         assert msg is not None
         self._pending = None
         self._progress.mark((msg.topic, msg.partition), msg.offset + 1)
+
+    def _mark_in_hand(self) -> None:
+        """Mark the messages handed out before the one in hand as processed: the per-message
+        loop marks progress once per batch (the message in hand itself is not processed yet)."""
+        msg = self._pending
+        if msg is not None:
+            self._progress.mark((msg.topic, msg.partition), msg.offset)
+
+    def _drop_pending(self) -> None:
+        """The message in hand will not count as processed; the ones before it do."""
+        self._mark_in_hand()
+        self._pending = None
+
+    async def _commit(self, consumer: ConsumerPort, *, only: set[Key] | None = None) -> None:
+        self._mark_in_hand()
+        await self._progress.commit(consumer, only=only)
 
     def _put_back(self) -> None:
         """A new iteration starts while a batch is in hand (the loop over it was left): hand it
@@ -468,11 +485,18 @@ class MessageStream(Generic[V, K]):
                 for msg in buffer if start == 0 else islice(buffer, start, None):
                     yield msg  # (close() empties the list in place: the loop stops)
             elif track:
+                # Handing out the next message says the loop body finished the one before, so
+                # progress is marked once per batch, not per message; whatever reads progress
+                # meanwhile marks the message in hand's predecessors first (_mark_in_hand).
                 index = self._index
                 if index < len(buffer):
-                    self._index = index + 1
-                    msg = self._pending = buffer[index]
-                    yield msg
+                    while True:
+                        index += 1
+                        self._index = index
+                        msg = self._pending = buffer[index - 1]
+                        yield msg
+                        if self._pending is not msg or buffer is not self._buffer or index >= len(buffer):
+                            break  # taken over (dropped by aclose or a revoke), buffer replaced, or done
                     if self._pending is msg:
                         self._finish_pending()  # resumed: the loop body finished it
                     continue
@@ -614,7 +638,7 @@ class MessageStream(Generic[V, K]):
             raise StreamlineError("run() is already running on this stream")
         self._running()
         assert self._flow is not None
-        self._pending = None
+        self._drop_pending()
         self._put_back()
         failures = FailurePolicy(on_error, progress=self._progress, connection=self.connection, auto=self._track_pending)
         workers = PartitionWorkers(
@@ -693,7 +717,7 @@ class MessageStream(Generic[V, K]):
         now = time.monotonic()
         if self.group is not None and now >= self._next_commit:
             self._next_commit = now + self._commit_interval
-            await self._progress.commit(consumer)
+            await self._commit(consumer)
         if now >= self._next_probe:
             await self._probe(consumer)
         if self._track_acks:
@@ -824,7 +848,7 @@ class MessageStream(Generic[V, K]):
         self._revocations += 1
         try:
             await self._release(revoked)
-            await self._progress.commit(consumer, only=revoked)
+            await self._commit(consumer, only=revoked)
         finally:
             self._revoking -= revoked
         self._progress.forget(revoked)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,7 +199,8 @@ def consume_command(
                 _note(f"waiting for topic {topic} to exist")
             reporter = asyncio.ensure_future(report_outages(stream))  # not a task group: errors stay unwrapped
             try:
-                await consume_loop(stream, plan)
+                with _collecting_less():
+                    await consume_loop(stream, plan)
             finally:
                 reporter.cancel()
 
@@ -263,6 +266,26 @@ def consume_command(
     from .._metrics import consumer_ready
 
     run_async(with_metrics(metrics, main, ready=lambda: consumer_ready(streams[-1])))
+
+
+@contextmanager
+def _collecting_less() -> Iterator[None]:
+    """Fewer garbage collections while printing: the start-up's objects are frozen (never scanned
+    again) and the first generation is collected every 50,000 allocations, not 700. Messages hold
+    no cycles, but a fetched batch of thousands lives long enough to be promoted through every
+    generation; the collector's passes over them took ~25% of the command's CPU. Restored after
+    (the command may run inside another program)."""
+    import gc
+
+    thresholds, frozen = gc.get_threshold(), gc.get_freeze_count()
+    gc.freeze()
+    gc.set_threshold(50_000, 10, 10)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        if not frozen:  # (what someone else froze stays frozen)
+            gc.unfreeze()
 
 
 def _note(text: str) -> None:
