@@ -63,9 +63,11 @@ class Cli:
         *args: str,
         input: Optional[bytes] = None,
         env: Optional[Mapping[str, str]] = None,
-        timeout: float = 30.0,
+        timeout: float = 120.0,
     ) -> Result:
-        """Run to completion; stdin is ``input`` (empty by default)."""
+        """Run to completion; stdin is ``input`` (empty by default).
+
+        ``timeout`` is a hang guard, not a speed limit: only a command that never ends reaches it."""
         started = time.monotonic()
         proc = subprocess.run(
             [STREAMLINE, *args],
