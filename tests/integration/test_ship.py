@@ -2,6 +2,7 @@
 SIGKILLs, rotations, and a broker outage; memory stays bounded."""
 
 import asyncio
+import os
 import random
 import signal
 import subprocess
@@ -14,26 +15,47 @@ from tcp_proxy import TcpProxy
 from streamline import Admin, EmbeddedBroker
 
 
+def wait_until_open(pid: int, path, deadline: float = 120.0) -> None:
+    """Wait until process ``pid`` holds ``path`` open (it follows it), for at most ``deadline`` seconds."""
+    target = str(path)
+    give_up = time.monotonic() + deadline
+    while True:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except FileNotFoundError:
+            pytest.fail(f"process {pid} ended before it opened {target}")
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    return
+            except OSError:
+                pass  # closed meanwhile
+        assert time.monotonic() < give_up, f"process {pid} did not open {target} within {deadline:g} s"
+        time.sleep(0.05)
+
+
 def expected(total: int) -> set:
     return {line(i) for i in range(total)}
 
 
+@pytest.mark.timeout(600)  # hang guard: every wait inside is a condition with its own deadline
 async def test_ship_once_and_checkpoints_win_over_from(kafka_bootstrap, new_topic, tmp_path) -> None:
     topic = new_topic(partitions=4)
     log = tmp_path / "access.log"
     log.write_bytes(b"".join(line(i) + b"\n" for i in range(20_000)))
     ckpt = tmp_path / "ckpt"
     first = start_ship(kafka_bootstrap, topic, [str(log)], ckpt, "--once")
-    assert first.wait(60) == 0
+    assert first.wait(120) == 0
     with open(log, "ab") as f:
         f.write(b"".join(line(i) + b"\n" for i in range(20_000, 25_000)))
     second = start_ship(kafka_bootstrap, topic, [str(log)], ckpt, "--once")  # --from beginning again
-    assert second.wait(60) == 0
-    seen = await read_topic(kafka_bootstrap, topic, 25_000, timeout=30)
+    assert second.wait(120) == 0
+    seen = await read_topic(kafka_bootstrap, topic, 25_000, timeout=240)
     assert set(seen) == expected(25_000)
     assert max(seen.values()) == 1  # the checkpoint won: nothing shipped twice
 
 
+@pytest.mark.timeout(600)  # hang guard: every wait inside is a condition with its own deadline
 async def test_sigkill_and_restart_loses_nothing(kafka_bootstrap, new_topic, tmp_path) -> None:
     topic = new_topic(partitions=4)
     log, ckpt, out = tmp_path / "access.log", tmp_path / "ckpt", tmp_path / "ship.out"
@@ -50,9 +72,9 @@ async def test_sigkill_and_restart_loses_nothing(kafka_bootstrap, new_topic, tmp
         kills += 1
         ship = start_ship(kafka_bootstrap, topic, [str(log)], ckpt, log=out)
     writer.join()
-    seen = await read_topic(kafka_bootstrap, topic, total, timeout=60)
+    seen = await read_topic(kafka_bootstrap, topic, total, timeout=240)
     ship.send_signal(signal.SIGTERM)
-    assert ship.wait(40) == 0, out.read_text()
+    assert ship.wait(120) == 0, out.read_text()
     assert kills >= 3
     assert set(seen) == expected(total), f"missing {len(expected(total) - set(seen))} lines"
     duplicates = sum(seen.values()) - len(seen)
@@ -61,25 +83,29 @@ async def test_sigkill_and_restart_loses_nothing(kafka_bootstrap, new_topic, tmp
     assert duplicates <= kills * rate * 2, duplicates
 
 
+@pytest.mark.timeout(600)  # hang guard: every wait inside is a condition with its own deadline
 async def test_rotation_while_shipping_loses_nothing(kafka_bootstrap, new_topic, tmp_path) -> None:
     topic = new_topic(partitions=2)
     log, ckpt, out = tmp_path / "app.log", tmp_path / "ckpt", tmp_path / "ship.out"
     log.touch()
     total = 60_000
     ship = start_ship(kafka_bootstrap, topic, [str(log)], ckpt, log=out)
-    await asyncio.sleep(1.0)
+    # Rotating before ship opened the file would move lines out of its sight (not a loss ship
+    # could prevent): start writing once it follows the file, however long its start-up takes.
+    await asyncio.to_thread(wait_until_open, ship.pid, log)
     writer = Writer(log, total, 30_000, rotate_every=7_000)
     writer.start()
-    writer.join()
-    seen = await read_topic(kafka_bootstrap, topic, total, timeout=60)
+    await asyncio.to_thread(writer.join)
+    seen = await read_topic(kafka_bootstrap, topic, total, timeout=240)  # returns as soon as all arrived
     ship.send_signal(signal.SIGTERM)
-    assert ship.wait(40) == 0, out.read_text()
+    assert ship.wait(120) == 0, out.read_text()
     assert writer.rotations >= 5
     assert set(seen) == expected(total)
     assert max(seen.values()) == 1
 
 
 @pytest.mark.faults
+@pytest.mark.timeout(600)  # hang guard: a 30 s outage plus conditions with their own deadlines
 async def test_broker_outage_memory_bounded_and_resumes_by_itself(tmp_path) -> None:
     """A 30 s outage (connections cut by a proxy) while the file grows by ~60 MB."""
     proxy_port = None
@@ -106,10 +132,10 @@ async def test_broker_outage_memory_bounded_and_resumes_by_itself(tmp_path) -> N
                 await asyncio.sleep(0.5)
             assert ship.poll() is None, "ship must survive the outage"
             proxy.restore()
-            seen = await read_topic(bootstrap, "outage", total, timeout=120)
+            seen = await read_topic(bootstrap, "outage", total, timeout=240)
             peak = max(peak, rss_mb(ship.pid))
             ship.send_signal(signal.SIGTERM)
-            assert ship.wait(40) == 0, out.read_text()
+            assert ship.wait(120) == 0, out.read_text()
     grown_mb = (total - 50_000) * (len(line(0)) + 1) / 1e6
     assert grown_mb > 50
     assert set(seen) == expected(total), f"missing {len(expected(total) - set(seen))} lines"
