@@ -12,8 +12,9 @@ from streamline._follow import Line
 POLL = 0.05  # seconds; keeps the suite fast
 
 
-async def take(lines: AsyncIterator[Line], count: int, timeout: float = 5.0) -> list[Line]:
-    """The next ``count`` lines, failing the test if they do not arrive within ``timeout``."""
+async def take(lines: AsyncIterator[Line], count: int, timeout: float = 60.0) -> list[Line]:
+    """The next ``count`` lines, failing the test if they do not arrive within ``timeout`` (a hang
+    guard: generous, since a loaded machine may take long; never a speed limit)."""
     got: list[Line] = []
     with anyio.fail_after(timeout):
         while len(got) < count:

@@ -73,7 +73,7 @@ async def test_rotated_file_lines_come_in_order_per_file(log) -> None:
             os.rename(log, rotated)
             append(log, numbered("new", 0, 1000))
             writer.write(numbered("old", 1000, 2000).encode())
-            got = await take(lines, 3000, timeout=20)
+            got = await take(lines, 3000, timeout=120)
     finally:
         writer.close()
     old = [line.text for line in got if line.text.startswith("old")]

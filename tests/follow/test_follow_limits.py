@@ -50,7 +50,7 @@ async def test_rate_limit_in_lines_slows_reading_and_drops_nothing(log) -> None:
         got = [line.text async for line in f]
     elapsed = time.monotonic() - started
     assert got == [f"l{i}" for i in range(300)]
-    assert 0.2 <= elapsed < 2.0  # ~0.25 s at 1000 lines/s (first piece is free)
+    assert elapsed >= 0.2  # ~0.25 s at 1000 lines/s (first piece is free); slower is only load
 
 
 async def test_rate_limit_in_bytes(log) -> None:
@@ -61,7 +61,7 @@ async def test_rate_limit_in_bytes(log) -> None:
         batches = [batch async for batch in f.batches()]
     elapsed = time.monotonic() - started
     assert [b"".join(b.data) for b in batches] and sum(len(b) for b in batches) == 2000
-    assert 0.3 <= elapsed < 2.0
+    assert elapsed >= 0.3  # the limit held it back; slower is only load
     assert all(b.bytes <= limit.piece for b in batches)
     for before, after in zip(batches, batches[1:]):
         assert before.end_offset == after.start_offset  # contiguous: ack ranges tile the file

@@ -53,7 +53,7 @@ async def test_rotation_with_many_lines_in_flight(log) -> None:
             os.rename(log, log.with_name(f"access.log.{generation}"))
         append(log, "live\n")
         expected.append("live")
-        got = await take(lines, len(expected), timeout=10)
+        got = await take(lines, len(expected), timeout=120)
         await nothing_more(lines, 0.3)
     assert [line.text for line in got] == expected
 
