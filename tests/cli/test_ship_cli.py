@@ -37,7 +37,7 @@ def test_status_line_on_a_terminal(kafka_bootstrap, new_topic, tmp_path) -> None
             except OSError:
                 break
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0
+    assert proc.wait(120) == 0
     os.close(leader)
     text = output.decode(errors="replace")
     assert "\r" in text  # redrawn in place
@@ -56,11 +56,11 @@ def test_status_is_logged_periodically_when_not_on_a_terminal(kafka_bootstrap, n
     )
     assert proc.stderr is not None
     logged = []
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while len(logged) < 2 and time.monotonic() < deadline:  # two periodic lines, however slow the start
         logged.append(proc.stderr.readline().decode())
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    out, err = proc.communicate(timeout=120)
     text = "".join(logged) + err.decode()
     assert proc.returncode == 0
     lines = [ln for ln in text.splitlines() if "lines/s" in ln]
@@ -77,7 +77,7 @@ def test_corrupt_checkpoint_stops_with_one_line_naming_it(kafka_bootstrap, tmp_p
     log.write_text("z\n")
     done = subprocess.run(
         [STREAMLINE, "ship", str(log), "--topic", "t", "--checkpoints", str(store), "--once"],
-        capture_output=True, env=env_for(kafka_bootstrap), timeout=30,
+        capture_output=True, env=env_for(kafka_bootstrap), timeout=120,
     )
     err = done.stderr.decode()
     assert done.returncode == 1
@@ -94,7 +94,7 @@ def test_bad_arguments_exit_2(kafka_bootstrap, tmp_path) -> None:
     ]:
         done = subprocess.run(
             [STREAMLINE, "ship", str(tmp_path / "a.log"), *args, "--once"],
-            capture_output=True, env=env_for(kafka_bootstrap), timeout=30,
+            capture_output=True, env=env_for(kafka_bootstrap), timeout=120,
         )
         err = done.stderr.decode()
         assert done.returncode == 2, (args, err)

@@ -165,7 +165,7 @@ async def test_a_ship_whose_checkpoint_directory_was_taken_over_stops(kafka_boot
     finally:
         if ship.poll() is None:
             ship.terminate()
-            ship.communicate(timeout=30)
+            ship.communicate(timeout=120)
 
 
 def test_default_line_limit_leaves_room_for_the_record_and_its_key() -> None:

@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 from streamline import Message, Producer, consume
 
 
-async def take(stream, n: int, timeout: float = 20.0) -> list[Message]:
+async def take(stream, n: int, timeout: float = 60.0) -> list[Message]:
     out: list[Message] = []
 
     async def run() -> None:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from streamline import Producer, consume
 from streamline.cli._demo import access_log_lines
 
@@ -95,6 +97,7 @@ async def test_enrich_parses_and_dead_letters(kafka_bootstrap, new_topic, tmp_pa
         assert int(headers["streamline.origin.offset"]) >= 0
 
 
+@pytest.mark.timeout(300)  # hang guard: the waits inside are conditions with their own deadlines
 async def test_streamline_run_drains_on_sigterm(kafka_bootstrap, new_topic, tmp_path) -> None:
     source, target, dlq = new_topic(partitions=1), new_topic(partitions=1), new_topic(partitions=1)
     async with Producer(kafka_bootstrap) as producer:
@@ -111,9 +114,9 @@ async def test_streamline_run_drains_on_sigterm(kafka_bootstrap, new_topic, tmp_
         [STREAMLINE, "run", str(EXAMPLES / "enrich.py") + ":pipeline"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
-    got = await read(kafka_bootstrap, target, 20, timeout=40)
+    got = await read(kafka_bootstrap, target, 20, timeout=120)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=40)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
     assert b"Traceback" not in err
     assert b"pipeline finished: 20 in, 20 delivered" in err
