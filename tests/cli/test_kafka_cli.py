@@ -143,7 +143,7 @@ def test_from_iso_time_reads_only_later_messages(cli, new_topic) -> None:
 
 def test_timeout_exits_0_when_idle(cli, new_topic) -> None:
     topic = new_topic(partitions=2)
-    consumed = cli("consume", topic, "--from", "beginning", "--timeout", "1")  # never ending: cli's hang guard
+    consumed = cli("consume", topic, "--from", "beginning", "--timeout", "1")  # never ending: the hang guard
     assert_ok(consumed)
     assert consumed.stdout == ""
     assert consumed.seconds >= 1, str(consumed)  # it waited the idle second before giving up

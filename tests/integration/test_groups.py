@@ -78,8 +78,9 @@ async def test_manual_acks_commit_the_contiguous_prefix_and_close_waits_for_late
     assert await committed(kafka_bootstrap, group, topic) == {0: 3}
 
     # Round 2: redelivered from 3; 3 is acknowledged late, by another task, while closing.
+    # revoke_timeout: past the test's 120 s timeout (and below max_poll_interval, as it must be).
     stream = consume(topic, bootstrap_servers=kafka_bootstrap, group=group, ack="manual",
-                     start="beginning", revoke_timeout=250, **FAST)  # past the 120 s test timeout (must be < max_poll_interval)
+                     start="beginning", revoke_timeout=250, **FAST)
     async with anyio.create_task_group() as tg:
         async with stream:
             got = []

@@ -196,7 +196,8 @@ def test_permission_denied_is_a_typed_error_naming_the_file(tmp_path: Path) -> N
     log.write_bytes(b"x\n")
     log.chmod(0)
     proc = subprocess.run(
-        unprivileged([sys.executable, "-c", PERMISSION_SCRIPT, str(log)]), capture_output=True, timeout=HANG_GUARD
+        unprivileged([sys.executable, "-c", PERMISSION_SCRIPT, str(log)]),
+        capture_output=True, timeout=HANG_GUARD,
     )
     assert proc.stdout.decode().split() == ["raised", "PermissionError", str(log)], proc.stderr.decode()
 
