@@ -8,10 +8,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from streamline.testing import KafkaUnderTest
 
 sys.path.insert(0, str(Path(__file__).parent / "support"))
+
+# Hypothesis fails an example that takes over 200 ms by default: a speed limit, which a loaded
+# 2-core machine breaks. Properties are about results; no deadline for any of them.
+settings.register_profile("no-deadline", deadline=None)
+settings.load_profile("no-deadline")
 
 # A shell starts background jobs (`pytest &`) with SIGINT ignored, and every `streamline` the
 # tests start would inherit that and rightly ignore the Ctrl-C the CLI tests send. Give the

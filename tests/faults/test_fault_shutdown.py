@@ -27,7 +27,7 @@ pytestmark = pytest.mark.faults
 
 GRACE = 2.0
 #: Extra seconds allowed on top of each promise for a loaded 2-core machine.
-MARGIN = 25.0
+MARGIN = 55.0  # still below the 88 s of the unbounded producer stop these tests guard against
 NOISE = ("Traceback", "never retrieved", "Unclosed", "Task was destroyed", "Fatal Python error")
 
 

@@ -24,7 +24,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def get(url: str, timeout: float = 10.0) -> tuple[int, str]:
+def get(url: str, timeout: float = 60.0) -> tuple[int, str]:
     """``(status, body)`` of a GET; HTTP errors are answers too."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:

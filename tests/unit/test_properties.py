@@ -57,7 +57,7 @@ def test_follower_frames_lines_the_same_for_any_read_chunk_and_append_pattern(
             for low, high in zip(cuts, cuts[1:]):
                 f.write(data[low:high])
                 f.flush()
-        got = asyncio.run(asyncio.wait_for(follow_all(path), 30))
+        got = asyncio.run(asyncio.wait_for(follow_all(path), 120))
     assert got == plain_split(data)
 
 
@@ -81,7 +81,7 @@ def test_checkpoint_after_acks_in_any_order_resumes_at_the_first_unacknowledged_
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "a.log"
         path.write_bytes(b"".join(l + b"\n" for l in lines))
-        again = asyncio.run(asyncio.wait_for(scenario(path, Path(tmp) / "ck"), 30))
+        again = asyncio.run(asyncio.wait_for(scenario(path, Path(tmp) / "ck"), 120))
     first_unacked = next((i for i in range(count) if i not in acked), count)
     assert again == lines[first_unacked:]  # nothing lost; re-sent only from the first gap
 
