@@ -5,6 +5,8 @@
 follower and a pipeline ready to run with a shared producer.
 """
 
+from .build import BuiltInput, build_input
+from .records import ParseError
 from .spec import InputSpec, Metadata, Multiline, Parser
 
-__all__ = ["InputSpec", "Metadata", "Multiline", "Parser"]
+__all__ = ["BuiltInput", "InputSpec", "Metadata", "Multiline", "ParseError", "Parser", "build_input"]

@@ -1,0 +1,252 @@
+"""From an event (a line, or lines joined) to the record sent: parsers, headers, envelope.
+
+Parsers (:class:`~streamline.Parser`):
+
+- ``json``: the event must be a JSON object; the value sent is the event unchanged.
+- ``regex``: the pattern's named groups become a JSON object, which is the value sent.
+- ``cri`` / ``docker``: the container's log text is the value sent (docker's final ``\\n``
+  removed); its stream (``stdout``/``stderr``) and time are metadata.
+
+An event that does not parse follows ``on_invalid``: ``send`` it unchanged with a
+``streamline.parse_error`` header (in an envelope: a ``parse_error`` field), ``skip`` it
+(counted, its position still checkpointed), or ``stop`` with a :class:`ParseError`.
+
+Metadata (:class:`~streamline.Metadata`): ``headers`` adds Kafka headers named ``host``,
+``path``, ``offset`` (the event's first byte in the file), ``input``, ``stream``; static
+``fields`` are headers too. ``envelope=True`` sends instead a JSON object::
+
+    {"@timestamp": ..., "host": ..., "path": ..., "offset": ..., "input": ..., <fields>,
+     "stream": ... (container parsers), "message": "<the event text>"}
+
+With the ``json`` and ``regex`` parsers the parsed fields are merged into the envelope in place
+of ``message``; on a name clash the envelope's own keys and the static fields win (Filebeat's
+``overwrite_keys: false``). ``@timestamp`` is the container's time for ``cri``/``docker``, else
+the time the event was read (UTC, ISO 8601, milliseconds).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from .._errors import ConfigurationError, StreamlineError
+from .._models import Record
+from .spec import InputSpec
+from .templates import KeyTemplate
+
+HEADER_NAMES = ("host", "path", "offset", "input", "stream")
+PARSE_ERROR_HEADER = "streamline.parse_error"
+
+
+class ParseError(StreamlineError):
+    """An event did not parse and the input's parser says ``on_invalid="stop"``."""
+
+
+class _Parsed:
+    __slots__ = ("error", "fields", "message", "stream", "time")
+
+    def __init__(
+        self,
+        message: bytes,
+        fields: dict[str, Any] | None = None,
+        stream: str | None = None,
+        time: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.message = message  # the value sent without an envelope
+        self.fields = fields  # parsed fields (json, regex)
+        self.stream = stream
+        self.time = time
+        self.error = error
+
+
+def _parse_json(line: bytes) -> _Parsed:
+    try:
+        value = json.loads(line)
+    except ValueError as exc:
+        return _Parsed(line, error=f"not JSON: {exc}")
+    if not isinstance(value, dict):
+        return _Parsed(line, error=f"not a JSON object (a {type(value).__name__})")
+    return _Parsed(line, value)
+
+
+def _regex_parser(pattern: str) -> Callable[[bytes], _Parsed]:
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ConfigurationError(f"parser regex {pattern!r} is not valid: {exc}") from None
+    if not regex.groupindex:
+        raise ConfigurationError(f"parser regex {pattern!r} has no named group (?P<name>...)")
+    search = regex.search
+
+    def parse(line: bytes) -> _Parsed:
+        match = search(line.decode("utf-8", "replace"))
+        if match is None:
+            return _Parsed(line, error="does not match the parser regex")
+        fields = {k: v for k, v in match.groupdict().items() if v is not None}
+        return _Parsed(json.dumps(fields, ensure_ascii=False).encode(), fields)
+
+    return parse
+
+
+def _parse_cri(line: bytes) -> _Parsed:
+    pieces = line.split(b" ", 3)
+    if len(pieces) < 3 or pieces[2] not in (b"F", b"P") or pieces[1] not in (b"stdout", b"stderr"):
+        return _Parsed(line, error="not a CRI log line (<time> <stream> <P|F> <text>)")
+    text = pieces[3] if len(pieces) > 3 else b""
+    return _Parsed(text, stream=pieces[1].decode(), time=pieces[0].decode("utf-8", "replace"))
+
+
+def _parse_docker(line: bytes) -> _Parsed:
+    try:
+        record = json.loads(line)
+    except ValueError as exc:
+        return _Parsed(line, error=f"not a docker json-file record: {exc}")
+    if not isinstance(record, dict) or not isinstance(record.get("log"), str):
+        return _Parsed(line, error='not a docker json-file record (no "log" string)')
+    text: str = record["log"]
+    if text.endswith("\n"):
+        text = text[:-1]
+    stream, time = record.get("stream"), record.get("time")
+    return _Parsed(
+        text.encode(),
+        stream=stream if isinstance(stream, str) else None,
+        time=time if isinstance(time, str) else None,
+    )
+
+
+def parser_for(kind: str, pattern: str | None = None) -> Callable[[bytes], _Parsed]:
+    """The parse function for a :class:`~streamline.Parser` kind (checked here)."""
+    if kind == "regex":
+        if not pattern:
+            raise ConfigurationError("the regex parser needs a pattern with named groups")
+        return _regex_parser(pattern)
+    if pattern is not None:
+        raise ConfigurationError(f"a pattern is only for the regex parser (not {kind})")
+    parsers = {"json": _parse_json, "cri": _parse_cri, "docker": _parse_docker}
+    if kind not in parsers:
+        raise ConfigurationError(f"parser must be one of json, regex, cri, docker (got {kind!r})")
+    return parsers[kind]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class RecordBuilder:
+    """Turns a batch of one file's events into the records :meth:`Producer.submit_many` sends.
+
+    ``items(batch)`` is given to the sink; counters ``invalid`` (events that did not parse)
+    and ``skipped`` (of those, not sent) can be read any time.
+
+        builder = RecordBuilder(InputSpec("app", ("app.log",), "logs", parser=Parser("json")))
+        sink = TopicSink(producer, "logs", items=builder.items)
+    """
+
+    def __init__(self, spec: InputSpec, *, max_value_bytes: int = 1 << 20) -> None:
+        metadata = spec.metadata
+        unknown = [h for h in metadata.headers if h not in HEADER_NAMES]
+        if unknown:
+            raise ConfigurationError(
+                f"unknown metadata header {unknown[0]!r}; use {', '.join(HEADER_NAMES)} (or fields)"
+            )
+        self.spec = spec
+        self.parse = parser_for(spec.parser.kind, spec.parser.pattern) if spec.parser else None
+        self.on_invalid = spec.parser.on_invalid if spec.parser else "send"
+        if self.on_invalid not in ("send", "skip", "stop"):
+            raise ConfigurationError(f"on_invalid must be send, skip or stop (got {self.on_invalid!r})")
+        self.key = KeyTemplate(spec.key, input_name=spec.name) if spec.key else None
+        self.headers = tuple(metadata.headers)
+        self.fields = {str(k): str(v) for k, v in metadata.fields.items()}
+        self.static_headers = [(k, v.encode()) for k, v in self.fields.items()]
+        self.envelope = metadata.envelope
+        self.max_value_bytes = max_value_bytes
+        self.host = socket.gethostname()
+        self._host = self.host.encode()
+        self._input = spec.name.encode()
+        self.invalid = 0
+        self.skipped = 0
+
+    @property
+    def needs_offsets(self) -> bool:
+        return self.envelope or "offset" in self.headers
+
+    def items(self, batch: Any) -> list[Any]:
+        origin = batch.origin
+        path: str = origin.path
+        offsets: Sequence[int] = origin.line_offsets() if self.needs_offsets else ()
+        now = _now() if self.envelope else ""
+        parse = self.parse
+        out: list[Any] = []
+        for index, line in enumerate(batch.values):
+            parsed = parse(line) if parse is not None else _Parsed(line)
+            if parsed.error is not None:
+                self.invalid += 1
+                if self.on_invalid == "skip":
+                    self.skipped += 1
+                    continue
+                if self.on_invalid == "stop":
+                    offset = (offsets or origin.line_offsets())[index]
+                    raise ParseError(f"{path}: event at byte {offset} {parsed.error} (on_invalid=stop)")
+            offset = offsets[index] if offsets else 0
+            key = None if self.key is None else self.key.for_line(path, parsed.message if parse else line)
+            if self.envelope:
+                value = self._envelope(parsed, path, offset, now)
+            else:
+                value = parsed.message
+            headers = self._headers(parsed, path, offset)
+            if headers:
+                out.append(Record(value, key=key, headers=headers))
+            elif key is not None:
+                out.append((key, value))
+            else:
+                out.append(value)
+        return out
+
+    def _headers(self, parsed: _Parsed, path: str, offset: int) -> list[tuple[str, bytes]]:
+        headers: list[tuple[str, bytes]] = []
+        for name in self.headers:
+            if name == "host":
+                headers.append(("host", self._host))
+            elif name == "path":
+                headers.append(("path", path.encode()))
+            elif name == "offset":
+                headers.append(("offset", str(offset).encode()))
+            elif name == "input":
+                headers.append(("input", self._input))
+            elif parsed.stream is not None:
+                headers.append(("stream", parsed.stream.encode()))
+        headers.extend(self.static_headers)
+        if parsed.error is not None and not self.envelope:
+            headers.append((PARSE_ERROR_HEADER, parsed.error.encode()))
+        return headers
+
+    def _envelope(self, parsed: _Parsed, path: str, offset: int, now: str) -> bytes:
+        envelope: dict[str, Any] = {
+            "@timestamp": parsed.time or now,
+            "host": self.host,
+            "path": path,
+            "offset": offset,
+            "input": self.spec.name,
+        }
+        envelope.update(self.fields)
+        if parsed.stream is not None:
+            envelope["stream"] = parsed.stream
+        if parsed.error is not None:
+            envelope["parse_error"] = parsed.error
+        if parsed.fields is None:
+            envelope["message"] = parsed.message.decode("utf-8", "replace")
+        else:
+            for name, field_value in parsed.fields.items():
+                envelope.setdefault(name, field_value)  # metadata and static fields win
+        value = json.dumps(envelope, ensure_ascii=False).encode()
+        excess = len(value) - self.max_value_bytes
+        if excess > 0 and "message" in envelope:  # escaping made it too long: cut the message
+            envelope["message"] = envelope["message"][: max(0, len(envelope["message"]) - excess * 6 - 64)]
+            envelope["truncated"] = True
+            value = json.dumps(envelope, ensure_ascii=False).encode()
+        return value
