@@ -273,7 +273,8 @@ class Reader:
         emitted = False
         for file in self._tracked():
             framer = file.framer
-            if isinstance(framer, EventFramer) and framer.deadline is not None:
+            # Not while the file has unread bytes: the continuation may be in them.
+            if isinstance(framer, EventFramer) and framer.deadline is not None and not file.pending:
                 held = framer.pending
                 framed = framer.expire(now)
                 if framed is not None:
