@@ -179,3 +179,23 @@ async def test_on_invalid_stop_is_one_clear_error(kafka_bootstrap, new_topic, tm
     assert done.returncode != 0
     assert "event at byte 10 not JSON" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_a_java_stack_trace_in_cri_logs_is_one_record(kafka_bootstrap, new_topic, tmp_path) -> None:
+    topic = new_topic(partitions=1)
+    log = tmp_path / "pod_java_0.log"
+    log.write_bytes(
+        cri("stderr", "F", "ERROR request failed") + cri("stderr", "P", "\tat com.example.A.run(")
+        + cri("stderr", "F", "A.java:10)") + cri("stderr", "F", "\tat com.example.B.run(B.java:20)")
+        + cri("stdout", "F", "INFO next")
+    )
+    done = ship_once(
+        kafka_bootstrap, topic, tmp_path, str(log), "--parser", "cri", "--multiline", "indented", "--envelope"
+    )
+    assert done.returncode == 0, done.stderr
+    messages = await read_messages(kafka_bootstrap, topic, 2)
+    records = [json.loads(m.value) for m in messages]
+    assert [(r["message"], r["stream"]) for r in records] == [
+        ("ERROR request failed\n\tat com.example.A.run(A.java:10)\n\tat com.example.B.run(B.java:20)", "stderr"),
+        ("INFO next", "stdout"),
+    ]

@@ -208,3 +208,32 @@ def test_docker_split_records_are_joined() -> None:
 def test_container_lines_that_do_not_parse_pass_through() -> None:
     events, *_ = frame_all(ContainerGrouper("cri"), b"not a cri line\n" + cri("stdout", "F", "ok"))
     assert events[0] == b"not a cri line"
+
+
+def test_multiline_on_container_lines_matches_and_joins_the_log_text() -> None:
+    from streamline._follow.events import ChainedGrouper
+
+    data = (
+        cri("stdout", "F", "ERROR boom")
+        + cri("stdout", "P", "\tat a.B(")
+        + cri("stdout", "F", "B.java:1)", 1)
+        + cri("stdout", "F", "\tat c.D(D.java:2)", 2)
+        + cri("stdout", "F", "INFO next", 3)
+    )
+    grouper = ChainedGrouper(ContainerGrouper("cri"), multiline_grouper(None, preset="indented", content="cri"))
+    events, offsets, ends, ranges = frame_all(grouper, data, chunk=11)
+    assert events == [
+        b"2024-01-01T00:00:00.000000000Z stdout F ERROR boom\n\tat a.B(B.java:1)\n\tat c.D(D.java:2)",
+        cri("stdout", "F", "INFO next", 3)[:-1],
+    ]
+    assert_contiguous(ranges, len(data))
+
+    def rec(log: str) -> bytes:
+        return json.dumps({"log": log, "stream": "stderr", "time": "t"}).encode() + b"\n"
+
+    data = rec("Traceback (most recent call last):\n") + rec('  File "a.py", line 1\n') + rec("KeyError: 1\n") + rec("ok\n")
+    grouper = ChainedGrouper(ContainerGrouper("docker"), multiline_grouper(None, preset="python", content="docker"))
+    events, *_ = frame_all(grouper, data)
+    assert [json.loads(e)["log"] for e in events] == [
+        'Traceback (most recent call last):\n  File "a.py", line 1\nKeyError: 1\n', "ok\n"
+    ]

@@ -46,8 +46,13 @@ _Lines = tuple[list[bytes], list[int], list[int]]
 class Grouper(Protocol):
     """Lines (with their first byte and end) in, complete events out, in file order."""
 
-    held_start: int | None  # first byte of the first held line; None when nothing is held
-    held_bytes: int
+    @property
+    def held_start(self) -> int | None:
+        """First byte of the first held line; None when nothing is held."""
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of the held lines."""
 
     def add(self, lines: list[bytes], offsets: list[int], ends: list[int]) -> _Lines: ...
 
@@ -74,6 +79,7 @@ class MultilineGrouper:
         max_lines: int = 500,
         max_bytes: int = 10 << 20,
         python: bool = False,
+        content: ContainerFormat | None = None,
     ) -> None:
         try:
             self._search = re.compile(pattern.encode()).search
@@ -88,6 +94,9 @@ class MultilineGrouper:
         self.max_lines = max_lines
         self.max_bytes = max_bytes
         self._traceback = _PythonTraceback() if python else None
+        # Container lines: the pattern looks at the log text, the event is one container line.
+        self._text: Callable[[bytes], bytes] | None = _CONTENT[content][0] if content else None
+        self._join: Callable[[list[bytes]], bytes] = _CONTENT[content][1] if content else b"\n".join
         self._parts: list[bytes] = []
         self._start = 0
         self._end = 0
@@ -95,6 +104,8 @@ class MultilineGrouper:
         self.held_start: int | None = None
 
     def _continues(self, line: bytes) -> bool:
+        if self._text is not None:
+            line = self._text(line)
         if self._traceback is not None:
             return self._traceback.continues(line, self._search(line) is not None)
         return (self._search(line) is not None) != self.negate
@@ -141,7 +152,7 @@ class MultilineGrouper:
 
     def _emit(self, out: list[bytes], offsets: list[int], ends: list[int]) -> None:
         parts = self._parts
-        out.append(parts[0] if len(parts) == 1 else b"\n".join(parts))
+        out.append(parts[0] if len(parts) == 1 else self._join(parts))
         offsets.append(self._start)
         ends.append(self._end)
         self._parts = []
@@ -277,6 +288,73 @@ def _cri_partial(line: bytes) -> tuple[bytes, bytes, bool] | None:
     return pieces[1], pieces[3] if len(pieces) > 3 else b"", pieces[2] == b"P"
 
 
+def _cri_text(line: bytes) -> bytes:
+    pieces = line.split(b" ", 3)
+    return pieces[3] if len(pieces) > 3 else b""
+
+
+def _cri_join(lines: list[bytes]) -> bytes:
+    first = lines[0].split(b" ", 3)
+    if len(first) < 3:  # not a CRI line: joined as they are
+        return b"\n".join(lines)
+    return b"%s %s F %s" % (first[0], first[1], b"\n".join(_cri_text(line) for line in lines))
+
+
+def _docker_text(line: bytes) -> bytes:
+    try:
+        record = json.loads(line)
+        text = record["log"]
+    except (ValueError, TypeError, KeyError):
+        return line
+    return text.encode() if isinstance(text, str) else line
+
+
+def _docker_join(lines: list[bytes]) -> bytes:
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("log"), str):
+            return b"\n".join(lines)
+        records.append(record)
+    joined = dict(records[0])
+    joined["log"] = "".join(r["log"] if r["log"].endswith("\n") else r["log"] + "\n" for r in records)
+    return json.dumps(joined, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+_CONTENT: dict[str, tuple[Callable[[bytes], bytes], Callable[[list[bytes]], bytes]]] = {
+    "cri": (_cri_text, _cri_join),
+    "docker": (_docker_text, _docker_join),
+}
+
+
+class ChainedGrouper:
+    """Container reassembly first, then multiline on the reassembled lines (Java in a pod)."""
+
+    def __init__(self, first: Grouper, second: Grouper) -> None:
+        self.first = first
+        self.second = second
+
+    @property
+    def held_start(self) -> int | None:
+        start = self.second.held_start  # holds earlier lines than the first when both hold
+        return start if start is not None else self.first.held_start
+
+    @property
+    def held_bytes(self) -> int:
+        return self.first.held_bytes + self.second.held_bytes
+
+    def add(self, lines: list[bytes], offsets: list[int], ends: list[int]) -> _Lines:
+        return self.second.add(*self.first.add(lines, offsets, ends))
+
+    def flush(self) -> _Lines:
+        out = self.second.add(*self.first.flush())
+        _extend(out, self.second.flush())
+        return out
+
+
 _DOCKER_COMPLETE = b'\\n","stream":'
 
 
@@ -410,6 +488,7 @@ def multiline_grouper(
     preset: str | None = None,
     max_lines: int = 500,
     max_bytes: int = 10 << 20,
+    content: ContainerFormat | None = None,
 ) -> MultilineGrouper:
     """A :class:`MultilineGrouper` from a pattern or a preset (exactly one of them)."""
     if (pattern is None) == (preset is None):
@@ -423,5 +502,5 @@ def multiline_grouper(
     assert pattern is not None
     return MultilineGrouper(
         pattern, negate=negate, match=match, max_lines=max_lines, max_bytes=max_bytes,
-        python=preset == "python",
+        python=preset == "python", content=content,
     )

@@ -14,7 +14,7 @@ from .. import _metrics
 from .._errors import ConfigurationError
 from .._validation import check_number
 from .checkpoints import Checkpoints
-from .events import ContainerFormat, ContainerGrouper, Grouper, multiline_grouper
+from .events import ChainedGrouper, ContainerFormat, ContainerGrouper, Grouper, multiline_grouper
 from .framing import LONG_LINE_POLICIES, Framed, LongLinePolicy
 from .lines import FollowerStats, Line, LineBatch
 from .ratelimit import RateLimit, Throttle
@@ -278,10 +278,6 @@ def _event_grouping(
 ) -> tuple[Callable[[], Grouper] | None, float]:
     """The grouper factory for ``multiline=`` or ``container=`` (checked once, here), and the
     event timeout. An event is capped at ``max_line_bytes``: it must fit in one record."""
-    if multiline is not None and container is not None:
-        raise ConfigurationError(
-            "multiline and container partial-line reassembly cannot be combined (yet); pick one"
-        )
     if multiline is not None:
         check_number("multiline max_lines", multiline.max_lines, minimum=1, integer=True)
         check_number("multiline max_bytes", multiline.max_bytes, minimum=1, integer=True)
@@ -292,9 +288,17 @@ def _event_grouping(
             preset=multiline.preset,
             max_lines=multiline.max_lines,
             max_bytes=min(multiline.max_bytes, max_line_bytes),
+            content=container,
         )
         multiline_grouper(multiline.pattern, **settings)  # type: ignore[arg-type]  # bad settings fail now
-        return (lambda: multiline_grouper(multiline.pattern, **settings)), float(multiline.timeout)  # type: ignore[arg-type]
+
+        def grouper() -> Grouper:
+            lines = multiline_grouper(multiline.pattern, **settings)  # type: ignore[arg-type]
+            if container is None:
+                return lines
+            return ChainedGrouper(ContainerGrouper(container, max_bytes=max_line_bytes), lines)
+
+        return grouper, float(multiline.timeout)
     if container is not None:
         ContainerGrouper(container)
         return (lambda: ContainerGrouper(container, max_bytes=max_line_bytes)), CONTAINER_TIMEOUT

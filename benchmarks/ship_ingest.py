@@ -1,0 +1,150 @@
+"""ship with multiline, parsers and metadata vs plain ship, in the same run (issue 17).
+
+    python -m benchmarks.ship_ingest [--lines 1000000] [--rounds 5] [--bootstrap HOST:PORT]
+                                     [--baseline /work/main/.venv/bin/streamline]
+
+Each round runs, interleaved, ``streamline ship --once`` over files of the same number of lines
+(126-byte access-log lines):
+
+- ``plain``: the access log as it is (the fast path);
+- ``baseline`` (with ``--baseline``): the same plain ship by another installed ``streamline``
+  (e.g. the main branch), to show that plain ship's speed did not change;
+- ``multiline``: Java-style events of 1-5 lines (``--multiline indented``), counted in lines;
+- ``json``: one JSON object per line (``--parser json``);
+- ``envelope``: the access log with ``--envelope --header host --header path``.
+
+Times are from spawn to exit (every record acknowledged, checkpoints saved) minus the start-up
+(median of ``streamline --help``); each case reads a fresh topic. The table shows the median
+lines/s per case, the spread (min-max) and the ratio to plain in the same round (median).
+Nothing is read back: the integration tests check what arrives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+
+from ._support import STREAMLINE, access_lines, startup_seconds
+
+
+def write_plain(path: str, lines: int) -> None:
+    with open(path, "wb") as f:
+        for start in range(0, lines, 100_000):
+            f.write(access_lines(start, min(lines, start + 100_000)))
+
+
+def write_multiline(path: str, lines: int) -> None:
+    """Events of 1..5 lines (a head and indented frames) summing to ``lines`` lines."""
+    with open(path, "wb") as f:
+        written, n, block = 0, 0, []
+        while written < lines:
+            size = min(1 + n % 5, lines - written)
+            block.append(b"2024-01-01 12:00:00 ERROR request %08d failed with an exception here\n" % n)
+            block.extend(b"\tat com.example.Service.call(Service.java:%04d) frame of event %08d\n" % (k, n) for k in range(size - 1))
+            written += size
+            n += 1
+            if len(block) >= 10_000:
+                f.write(b"".join(block))
+                block = []
+        f.write(b"".join(block))
+
+
+def write_json(path: str, lines: int) -> None:
+    with open(path, "wb") as f:
+        for start in range(0, lines, 100_000):
+            f.write(b"".join(
+                json.dumps({"level": "info", "rid": n, "msg": "GET /index.html 200 512", "ms": n % 97}).encode() + b"\n"
+                for n in range(start, min(lines, start + 100_000))
+            ))
+
+
+def ship_seconds(binary: str, bootstrap: str, path: str, topic: str, checkpoints: str, *extra: str) -> float:
+    args = [binary, "-b", bootstrap, "ship", path, "--topic", topic, "--from", "beginning", "--once",
+            "--checkpoints", checkpoints, "-q", *extra]
+    started = time.perf_counter()
+    result = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[4:])}: {result.stderr.decode(errors='replace')[-500:]}")
+    return elapsed
+
+
+async def create_topic(bootstrap: str, name: str) -> None:
+    from streamline import Admin
+
+    async with Admin(bootstrap) as admin:
+        await admin.create_topic(name, partitions=4)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ship_ingest")
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--bootstrap", default=os.environ.get("STREAMLINE_BOOTSTRAP_SERVERS"))
+    parser.add_argument("--baseline", help="another streamline executable for plain ship (e.g. main's)")
+    args = parser.parse_args()
+    broker = None
+    if not args.bootstrap:
+        from streamline import EmbeddedBroker
+
+        broker = EmbeddedBroker()
+        broker.start()
+        args.bootstrap = broker.bootstrap_servers
+    try:
+        run(args)
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+def run(args: argparse.Namespace) -> None:
+    work = tempfile.mkdtemp(prefix="ship-ingest-")
+    files = {
+        "plain": os.path.join(work, "access.log"),
+        "multiline": os.path.join(work, "java.log"),
+        "json": os.path.join(work, "app.json"),
+    }
+    write_plain(files["plain"], args.lines)
+    write_multiline(files["multiline"], args.lines)
+    write_json(files["json"], args.lines)
+    cases: dict[str, tuple[str, str, tuple[str, ...]]] = {"plain": (STREAMLINE, files["plain"], ())}
+    if args.baseline:
+        cases["baseline"] = (args.baseline, files["plain"], ())
+    cases |= {
+        "multiline": (STREAMLINE, files["multiline"], ("--multiline", "indented")),
+        "json": (STREAMLINE, files["json"], ("--parser", "json")),
+        "envelope": (STREAMLINE, files["plain"], ("--envelope", "--header", "host", "--header", "path")),
+    }
+    startup = startup_seconds(3)
+    rates: dict[str, list[float]] = {name: [] for name in cases}
+    ratios: dict[str, list[float]] = {name: [] for name in cases}
+    for round_number in range(args.rounds):
+        this_round = {}
+        for name, (binary, path, extra) in cases.items():
+            topic = f"ingest-{name}-{round_number}-{os.getpid()}"
+            asyncio.run(create_topic(args.bootstrap, topic))
+            seconds = ship_seconds(binary, args.bootstrap, path, topic, os.path.join(work, f"cp-{topic}"), *extra)
+            this_round[name] = args.lines / max(1e-6, seconds - startup)
+            rates[name].append(this_round[name])
+        for name in cases:
+            ratios[name].append(this_round[name] / this_round["plain"])
+        print(f"round {round_number + 1}: " + ", ".join(f"{n} {r:,.0f}" for n, r in this_round.items()), flush=True)
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    print(f"\n{args.lines:,} lines per case, {args.rounds} rounds, start-up {startup:.2f} s subtracted, "
+          f"load average {' '.join(load)}")
+    print(f"{'case':<10} {'median lines/s':>15} {'min..max':>22} {'vs plain (median, min..max)':>30}")
+    for name in cases:
+        values, rel = rates[name], ratios[name]
+        print(f"{name:<10} {statistics.median(values):>15,.0f} {min(values):>10,.0f}..{max(values):<10,.0f} "
+              f"{statistics.median(rel):>14.2f}x ({min(rel):.2f}..{max(rel):.2f})")
+
+
+if __name__ == "__main__":
+    main()
