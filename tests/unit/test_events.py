@@ -221,7 +221,7 @@ def test_multiline_on_container_lines_matches_and_joins_the_log_text() -> None:
         + cri("stdout", "F", "INFO next", 3)
     )
     grouper = ChainedGrouper(ContainerGrouper("cri"), multiline_grouper(None, preset="indented", content="cri"))
-    events, offsets, ends, ranges = frame_all(grouper, data, chunk=11)
+    events, _, _, ranges = frame_all(grouper, data, chunk=11)
     assert events == [
         b"2024-01-01T00:00:00.000000000Z stdout F ERROR boom\n\tat a.B(B.java:1)\n\tat c.D(D.java:2)",
         cri("stdout", "F", "INFO next", 3)[:-1],
