@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from streamline import ConfigurationError, InputSpec, Metadata, ParseError, Parser, Record
-from streamline._ingest.records import RecordBuilder
+from streamline._ingest.records import RecordBuilder, _Parsed
 from streamline._ingest.templates import KeyTemplate, TopicTemplate, line_bytes_for
 
 
@@ -130,3 +130,15 @@ def test_templates() -> None:
     assert key.for_line("/a.log", b"one two three") == b"web/two"
     assert key.for_line("/a.log", b"one") == b"web/"
     assert line_bytes_for(1_048_576, None, envelope=True) < line_bytes_for(1_048_576, None) // 2 + 1
+
+
+def test_the_fast_envelope_is_the_same_json_as_the_general_one() -> None:
+    builder = RecordBuilder(spec(metadata=Metadata(envelope=True, fields={"env": "prod", "q": 'a"b'})))
+    lines = [b"plain", b'quote " and \\ backslash', "ünïcode".encode(), b"\x00\x1f ctl", b"bad \xff"]
+    fast = builder.items(_Batch(lines))
+    general = [builder._envelope(_Parsed(line), "/var/log/app.log", i * 100, "") for i, line in enumerate(lines)]
+    for item, expected in zip(fast, general, strict=True):
+        got, want = json.loads(item.value), json.loads(expected)
+        got.pop("@timestamp"), want.pop("@timestamp")
+        assert got == want
+        assert list(json.loads(item.value)) == list(json.loads(expected))  # same key order
