@@ -178,14 +178,27 @@ class RecordBuilder:
     def items(self, batch: Any) -> list[Any]:
         origin = batch.origin
         path: str = origin.path
+        lines: list[bytes] = batch.values
         offsets: Sequence[int] = origin.line_offsets() if self.needs_offsets else ()
         now = _now() if self.envelope else ""
         parse = self.parse
-        if parse is None and self.envelope and not self.headers and self.key is None:
-            return self._plain_envelopes(batch.values, path, offsets, now)
+        header_plan = self._header_plan(path)
+        key = self.key
+        if parse is None:  # the value is the line (or its envelope): nothing can be invalid
+            if self.envelope:
+                values = self._plain_envelopes(lines, path, offsets, now)
+            else:
+                values = lines
+            keys = [key.for_line(path, line) for line in lines] if key is not None else None
+            if header_plan is None:
+                return values if keys is None else list(zip(keys, values, strict=True))
+            per_event = self._header_lists(header_plan, offsets, len(lines))
+            if keys is None:
+                return [Record(v, headers=h) for v, h in zip(values, per_event, strict=True)]
+            return [Record(v, key=k, headers=h) for v, k, h in zip(values, keys, per_event, strict=True)]
         out: list[Any] = []
-        for index, line in enumerate(batch.values):
-            parsed = parse(line) if parse is not None else _Parsed(line)
+        for index, line in enumerate(lines):
+            parsed = parse(line)
             if parsed.error is not None:
                 self.invalid += 1
                 if self.on_invalid == "skip":
@@ -195,52 +208,68 @@ class RecordBuilder:
                     offset = (offsets or origin.line_offsets())[index]
                     raise ParseError(f"{path}: event at byte {offset} {parsed.error} (on_invalid=stop)")
             offset = offsets[index] if offsets else 0
-            key = None if self.key is None else self.key.for_line(path, parsed.message if parse else line)
-            if self.envelope:
-                value = self._envelope(parsed, path, offset, now)
-            else:
-                value = parsed.message
-            headers = self._headers(parsed, path, offset)
+            event_key = None if key is None else key.for_line(path, parsed.message)
+            value = self._envelope(parsed, path, offset, now) if self.envelope else parsed.message
+            headers = self._headers(header_plan, parsed, offset)
             if headers:
-                out.append(Record(value, key=key, headers=headers))
-            elif key is not None:
-                out.append((key, value))
+                out.append(Record(value, key=event_key, headers=headers))
+            elif event_key is not None:
+                out.append((event_key, value))
             else:
                 out.append(value)
         return out
 
-    def _plain_envelopes(self, lines: list[bytes], path: str, offsets: Sequence[int], now: str) -> list[Any]:
+    def _header_plan(self, path: str) -> list[tuple[str, bytes | None]] | None:
+        """The headers of one batch (one file): values known now, ``None`` for the per-event ones
+        (offset, stream); ``None`` if there are no headers at all."""
+        if not self.headers and not self.static_headers:
+            return None
+        known = {"host": self._host, "path": path.encode(), "input": self._input, "offset": None, "stream": None}
+        plan: list[tuple[str, bytes | None]] = [(name, known[name]) for name in self.headers]
+        plan.extend(self.static_headers)
+        return plan
+
+    @staticmethod
+    def _header_lists(
+        plan: list[tuple[str, bytes | None]], offsets: Sequence[int], count: int
+    ) -> list[list[tuple[str, bytes]]]:
+        """Headers of unparsed events: only ``offset`` varies (there is no stream)."""
+        fixed = [(name, value) for name, value in plan if value is not None]
+        if not any(name == "offset" for name, value in plan if value is None):
+            return [fixed] * count  # one list shared by the batch's records (never mutated)
+        at = next(i for i, (name, value) in enumerate(plan) if value is None and name == "offset")
+        before, after = fixed[:at], fixed[at:]
+        return [[*before, ("offset", b"%d" % offset), *after] for offset in offsets]
+
+    def _headers(
+        self, plan: list[tuple[str, bytes | None]] | None, parsed: _Parsed, offset: int
+    ) -> list[tuple[str, bytes]]:
+        headers: list[tuple[str, bytes]] = []
+        for name, value in plan or ():
+            if value is not None:
+                headers.append((name, value))
+            elif name == "offset":
+                headers.append(("offset", b"%d" % offset))
+            elif parsed.stream is not None:
+                headers.append(("stream", parsed.stream.encode()))
+        if parsed.error is not None and not self.envelope:
+            headers.append((PARSE_ERROR_HEADER, parsed.error.encode()))
+        return headers
+
+    def _plain_envelopes(self, lines: list[bytes], path: str, offsets: Sequence[int], now: str) -> list[bytes]:
         """The envelope of unparsed lines, built as text around each message (no dict per line);
         the same JSON as :meth:`_envelope`."""
         dumps = json.dumps
         head = dumps({"@timestamp": now, "host": self.host, "path": path})[:-1] + ', "offset": '
         middle = ", " + dumps({"input": self.spec.name, **self.fields})[1:-1] + ', "message": '
         limit = self.max_value_bytes
-        out: list[Any] = []
+        out: list[bytes] = []
         for line, offset in zip(lines, offsets, strict=True):
             value = f"{head}{offset}{middle}{dumps(line.decode('utf-8', 'replace'), ensure_ascii=False)}}}".encode()
             if len(value) > limit:
                 value = self._envelope(_Parsed(line), path, offset, now)
-            out.append(Record(value, headers=self.static_headers) if self.static_headers else value)
+            out.append(value)
         return out
-
-    def _headers(self, parsed: _Parsed, path: str, offset: int) -> list[tuple[str, bytes]]:
-        headers: list[tuple[str, bytes]] = []
-        for name in self.headers:
-            if name == "host":
-                headers.append(("host", self._host))
-            elif name == "path":
-                headers.append(("path", path.encode()))
-            elif name == "offset":
-                headers.append(("offset", str(offset).encode()))
-            elif name == "input":
-                headers.append(("input", self._input))
-            elif parsed.stream is not None:
-                headers.append(("stream", parsed.stream.encode()))
-        headers.extend(self.static_headers)
-        if parsed.error is not None and not self.envelope:
-            headers.append((PARSE_ERROR_HEADER, parsed.error.encode()))
-        return headers
 
     def _envelope(self, parsed: _Parsed, path: str, offset: int, now: str) -> bytes:
         envelope: dict[str, Any] = {
