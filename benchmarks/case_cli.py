@@ -1,7 +1,10 @@
-"""cli: wall time of a one-message ``streamline produce``, interpreter start-up included.
+"""cli: start-up, as a user feels it: wall time of ``streamline --help``, ``streamline --version``
+and a one-message ``streamline produce`` (interpreter start-up included).
 
-Baselines measured in the same run: the bare interpreter (``python -c pass``) and
-``streamline --help`` (start-up plus the CLI's own imports, no Kafka).
+Measured interleaved (one round runs each command once; the medians are over the rounds), with
+two baselines in the same rounds: the bare interpreter (``python -c pass``) and the imports a
+one-message produce cannot avoid with this stack (``python -c "import typer, aiokafka"``):
+what ``produce`` takes beyond that floor is streamline's own share.
 
 The package's bytecode is compiled first, as ``pip install`` does for a regular install: an
 editable install under ``PYTHONDONTWRITEBYTECODE=1`` (our machines set it) would otherwise
@@ -17,7 +20,8 @@ from ._support import STREAMLINE, Context, Row, median, verdict, wall_time
 
 NAME = "cli"
 MAX_RUNS = None
-TARGET_SECONDS = 0.5
+HELP_TARGET = 0.1  # issue 18 point 5
+PRODUCE_TARGET = 0.2
 
 
 async def measure(ctx: Context) -> dict[str, float]:
@@ -25,25 +29,39 @@ async def measure(ctx: Context) -> dict[str, float]:
 
     for directory in streamline.__path__:
         compileall.compile_dir(directory, quiet=1)
-    runs = ctx.sizes.cli_runs
     topic = await ctx.new_topic("cli", 4)
-    python = median([wall_time([sys.executable, "-c", "pass"]) for _ in range(runs)])
-    help_ = median([wall_time([STREAMLINE, "--help"]) for _ in range(runs)])
-    produce = median(
-        [wall_time([STREAMLINE, "-b", ctx.bootstrap, "produce", topic, "--value", "hello"]) for _ in range(runs)]
-    )
+    commands = {
+        "python": [sys.executable, "-c", "pass"],
+        "floor": [sys.executable, "-c", "import typer, aiokafka"],
+        "help": [STREAMLINE, "--help"],
+        "version": [STREAMLINE, "--version"],
+        "produce": [STREAMLINE, "-b", ctx.bootstrap, "produce", topic, "--value", "hello"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(ctx.sizes.cli_runs):
+        for name, args in commands.items():
+            times[name].append(wall_time(args))
     await ctx.drop_topics()
-    ctx.log(f"  cli: produce {produce:.3f} s, --help {help_:.3f} s, python -c pass {python:.3f} s (medians of {runs})")
-    return {"produce_seconds": produce, "help_seconds": help_, "python_seconds": python}
+    m = {f"{name}_seconds": median(values) for name, values in times.items()}
+    ctx.log(
+        f"  cli: --help {m['help_seconds']:.3f} s, --version {m['version_seconds']:.3f} s, produce "
+        f"{m['produce_seconds']:.3f} s; python -c pass {m['python_seconds']:.3f} s, import typer+aiokafka "
+        f"{m['floor_seconds']:.3f} s (medians of {ctx.sizes.cli_runs} interleaved rounds)"
+    )
+    return m
 
 
 def rows(m: dict[str, float]) -> list[Row]:
+    python, floor = m["python_seconds"], m["floor_seconds"]
     produce = m["produce_seconds"]
     return [
-        Row(NAME, "one-message `streamline produce` wall time (baseline: `python -c pass`)",
-            f"{m['python_seconds']:.3f} s", f"{produce:.3f} s", f"{produce / m['python_seconds']:.1f}x",
-            "<= 0.5 s", verdict(produce <= TARGET_SECONDS)),
-        Row(NAME, "`streamline --help` wall time (start-up + CLI imports)",
-            f"{m['python_seconds']:.3f} s", f"{m['help_seconds']:.3f} s",
-            f"{m['help_seconds'] / m['python_seconds']:.1f}x", "reference", "info"),
+        Row(NAME, "`streamline --help` wall time (baseline: `python -c pass`)",
+            f"{python:.3f} s", f"{m['help_seconds']:.3f} s", f"{m['help_seconds'] / python:.1f}x",
+            f"<= {HELP_TARGET} s", verdict(m["help_seconds"] <= HELP_TARGET)),
+        Row(NAME, "`streamline --version` wall time (baseline: `python -c pass`)",
+            f"{python:.3f} s", f"{m['version_seconds']:.3f} s", f"{m['version_seconds'] / python:.1f}x",
+            f"<= {HELP_TARGET} s", verdict(m["version_seconds"] <= HELP_TARGET)),
+        Row(NAME, "one-message `streamline produce` (baseline: `python -c 'import typer, aiokafka'`)",
+            f"{floor:.3f} s", f"{produce:.3f} s", f"{produce / floor:.2f}x",
+            f"<= {PRODUCE_TARGET} s", verdict(produce <= PRODUCE_TARGET)),
     ]

@@ -7,12 +7,17 @@
 ...     print(msg.partition, msg.offset, msg.text)
 """
 
+from __future__ import annotations
+
 import importlib
 import logging as _logging
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy treats it the same)
 if TYPE_CHECKING:  # the names below are imported on first use (PEP 562): `import streamline` stays cheap
+    from typing import Any
+
     from ._admin import Admin, BrokerInfo, ClusterInfo, PartitionInfo, PartitionOffsets, TopicInfo
+    from ._agent import Agent, AgentConfig, AgentConfigError, load_agent_config
     from ._broker import EmbeddedBroker, EmbeddedBrokerError
     from ._config import ConnectionConfig, Secret
     from ._consume import MessageStream, consume
@@ -64,6 +69,9 @@ if TYPE_CHECKING:  # the names below are imported on first use (PEP 562): `impor
 
 _EXPORTS: dict[str, str] = {
     "Admin": "._admin",
+    "Agent": "._agent",
+    "AgentConfig": "._agent",
+    "AgentConfigError": "._agent",
     "Batch": "._pipeline",
     "BrokerInfo": "._admin",
     "BrokerUnavailableError": "._errors",
@@ -123,6 +131,7 @@ _EXPORTS: dict[str, str] = {
     "follow": "._follow",
     "inject_trace_context": "._metrics",
     "install_otel_metrics": "._metrics",
+    "load_agent_config": "._agent",
     "murmur2": "._partitioner",
     "partition_for_key": "._partitioner",
     "serve_metrics": "._metrics",
@@ -150,6 +159,9 @@ _logging.getLogger("streamline").addHandler(_logging.NullHandler())
 
 __all__ = [
     "Admin",
+    "Agent",
+    "AgentConfig",
+    "AgentConfigError",
     "Batch",
     "BrokerInfo",
     "BrokerUnavailableError",
@@ -209,6 +221,7 @@ __all__ = [
     "follow",
     "inject_trace_context",
     "install_otel_metrics",
+    "load_agent_config",
     "murmur2",
     "partition_for_key",
     "serve_metrics",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
 from .._config import ConnectionConfig
 from .._errors import ConfigurationError
@@ -17,7 +18,7 @@ def consume(
     topics: str | Iterable[str],
     *,
     bootstrap_servers: str | list[str] | None = None,
-    start: Start = "end",
+    start: Start | Mapping[int, Start] = "end",
     group: str | None = None,
     ack: str = "auto",
     commit_interval: float = 1.0,
@@ -47,6 +48,9 @@ def consume(
       ``"oldest"``), an offset for every partition, or a ``datetime`` (first message at or after
       it). In a group, ``start`` applies only to partitions without a committed offset.
       Partitions that appear while running are read from their beginning.
+      A mapping ``{partition: start}`` reads only the partitions it names (of each topic), each
+      from its own start (no group): ``consume("logs", start={0: 5, 1: "beginning"})``; a
+      partition named that does not exist yet is read from its start once it appears.
     - ``group``: join this consumer group. A partition's committed offset is 1 + the last
       *contiguous* processed offset: no commit ever passes a message that is not processed.
       Commits happen every ``commit_interval`` seconds, when partitions are revoked, and on
@@ -86,9 +90,11 @@ def consume(
       half of it) adds up to this much latency — lower it for latency-sensitive consumers.
     """
     names = check_topics(topics)
-    position = parse_start(start)
+    position = partition_starts(start) if isinstance(start, Mapping) else parse_start(start)
     if group is not None and (not isinstance(group, str) or not group.strip()):
         raise ConfigurationError("group must be a non-empty string")
+    if group is not None and isinstance(position, Mapping):
+        raise ConfigurationError("a start per partition reads without a group: drop group= or use one start")
     if ack not in ACK_MODES:
         raise ConfigurationError(f"ack must be 'auto' or 'manual' (got {ack!r})")
     check_number("commit_interval", commit_interval, above=0)
@@ -123,6 +129,22 @@ def consume(
         assignor=assignors,
         unreachable_timeout=unreachable_timeout,
     )
+
+
+def partition_starts(start: Mapping[int, Start]) -> dict[int, str | int | datetime]:
+    """``{partition: start}`` with every start normalised (see ``parse_start``).
+
+    >>> partition_starts({0: "5", 2: "oldest"})
+    {0: 5, 2: 'beginning'}
+    """
+    if not start:
+        raise ConfigurationError("start={} names no partition: give at least one {partition: start}")
+    starts: dict[int, str | int | datetime] = {}
+    for partition, position in start.items():
+        if isinstance(partition, bool) or not isinstance(partition, int) or partition < 0:
+            raise ConfigurationError(f"start's keys must be partition numbers >= 0 (got {partition!r})")
+        starts[partition] = parse_start(position)
+    return starts
 
 
 def check_assignor(assignor: str | Sequence[str]) -> tuple[str, ...]:

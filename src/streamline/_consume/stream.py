@@ -20,7 +20,7 @@ import logging
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from itertools import islice
 from operator import attrgetter
@@ -65,7 +65,7 @@ class MessageStream:
         topics: list[str],
         *,
         connection: ConnectionConfig,
-        start: str | int | datetime = "end",
+        start: str | int | datetime | Mapping[int, str | int | datetime] = "end",
         group: str | None = None,
         commit_interval: float = 1.0,
         max_batch: int = 10_000,

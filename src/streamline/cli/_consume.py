@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from ._app import app, connection
-from ._consume_format import FIELDS, renderer
+from ._consume_format import FIELDS, renderer, text_renderer
 from ._metrics_option import METRICS_OPTION, with_metrics
 from ._run import fail, run_async
 
@@ -23,7 +23,7 @@ class Plan:
     partitions: set[int] | None = None
     starts: dict[int, int] = field(default_factory=dict)  # first offset printed per partition
     ends: dict[int, int] | None = None  # --exit-at-end: the log end per partition at start
-    stream_start: int | str | None = None  # where the stream seeks every partition (None: --from)
+    stream_start: dict[int, int] | None = None  # the library's start per partition (None: --from)
 
 
 @app.command("consume")
@@ -51,22 +51,32 @@ def consume_command(
         "text", "--format", "-f", metavar="FORMAT",
         help=f"text, json, value (the raw value per line), or a template using {_FIELDS_HELP}.",
     ),
+    show_key: bool = typer.Option(True, "--show-key/--hide-key", help="Text format: print Key:K."),
+    show_timestamp: bool = typer.Option(
+        False, "--show-timestamp/--hide-timestamp", help="Text format: print Timestamp:T (ISO-8601, UTC)."
+    ),
+    show_headers: bool = typer.Option(
+        False, "--show-headers/--hide-headers", help="Text format: print Headers:NAME=VALUE,..."
+    ),
     metrics: str | None = METRICS_OPTION,
     assignor: str = typer.Option(
-        "roundrobin", "--assignor",
+        "roundrobin", "--assignor", metavar="STRATEGY",
         help="Group assignment strategy: roundrobin, range or sticky (comma-separated: several).",
     ),
 ) -> None:
     """Print messages from every partition of TOPIC (or the ones named by --partition / --offset).
 
-    Text: `Partition:P Offset:O Key:K Value:V`. JSON: one object per line with topic,
+    Text: `Partition:P Offset:O Key:K Value:V` (--show-timestamp adds Timestamp:T after the
+    offset, --show-headers Headers:H before the value, --hide-key drops Key:K). JSON: one object per line with topic,
     partition, offset, key, value, headers, timestamp (milliseconds) and timestamp_iso (UTC);
     a key, value or header that is not valid UTF-8 is written as {"base64": "..."} so no byte
-    is lost. Example: `streamline consume logs --from beginning --exit-at-end -f '{offset} {value}'`.
+    is lost.
 
     A topic that does not exist yet, or a start past the end, is waited for (one line on stderr
     says so). While the broker does not answer, a line on stderr every few seconds says so and
     the command keeps retrying; with --timeout it gives up after that long (exit 1).
+
+    Example: streamline consume web_log --from beginning --exit-at-end -f '{offset} {value}'
     """
     from .._consume import consume
     from .._validation import parse_start
@@ -79,6 +89,10 @@ def consume_command(
         render = renderer(output)
     except ValueError as exc:
         fail(str(exc), 2)
+    if (not show_key, show_timestamp, show_headers) != (False, False, False):
+        if output != "text":
+            fail("--hide-key, --show-timestamp and --show-headers shape the text format; drop them or -f text", 2)
+        render = text_renderer(key=show_key, timestamp=show_timestamp, headers=show_headers)
     starts = _parse_offsets(offset)
     selected = set(partition) | set(starts)
     if group is not None and (selected or last is not None or exit_at_end):
@@ -157,11 +171,9 @@ def consume_command(
                 plan.starts[p] = mark.high
         if exit_at_end:
             plan.ends = {p: marks[p].high for p in chosen}
-        lows = [marks[p].low for p in chosen]
-        lowest = min(plan.starts.values())
-        # The stream's start applies to every partition; what lies before a partition's own start
-        # is dropped as it arrives. Below a partition's low watermark a start would be reset.
-        plan.stream_start = lowest if lowest >= max(lows) else "beginning"
+        # The library seeks each partition to its own start. One past the end is placed at the
+        # end (Kafka would reset it to the beginning), and what precedes it is dropped below.
+        plan.stream_start = {p: min(s, marks[p].high) for p, s in plan.starts.items()}
         past = [(p, s, marks[p].high) for p, s in sorted(plan.starts.items()) if s > marks[p].high]
         if past:
             _note("; ".join(f"waiting for new messages in {topic}[{p}]: offset {s} is past its end ({high})" for p, s, high in past))

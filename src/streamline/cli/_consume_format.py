@@ -162,3 +162,25 @@ def renderer(output: str) -> Render:
             f"--format must be text, json, value or a template with {{fields}} (got {output!r})"
         )
     return template_renderer(output)
+
+
+def text_renderer(*, key: bool = True, timestamp: bool = False, headers: bool = False) -> Render:
+    """The text format with the key, the timestamp and the headers shown or not:
+    ``Partition:P Offset:O [Timestamp:T] [Key:K] [Headers:h=v,...] Value:V``."""
+    if key and not timestamp and not headers:
+        return render_text
+
+    def render(batch: Sequence[Any]) -> bytes:
+        out = []
+        for m in batch:
+            line = f"Partition:{m.partition} Offset:{m.offset} "
+            if timestamp:
+                line += f"Timestamp:{iso_time(m.timestamp)} "
+            if key:
+                line += f"Key:{_text(m.key)} "
+            if headers:
+                line += "Headers:" + ",".join(f"{name}={_text(value)}" for name, value in m.headers) + " "
+            out.append(f"{line}Value:{_text(m.value)}\n")
+        return "".join(out).encode("utf-8")
+
+    return render

@@ -29,11 +29,14 @@ def access_log_lines(count: int) -> list[bytes]:
 
 @app.command("demo")
 def demo_command(
-    lines: int = typer.Option(100_000, "--lines", min=1, help="How many access-log lines to generate and ship."),
-    show: int = typer.Option(5, "--show", min=0, help="How many consumed messages to print."),
+    lines: int = typer.Option(100_000, "--lines", min=1, metavar="N", help="How many access-log lines to generate and ship."),
+    show: int = typer.Option(5, "--show", min=0, metavar="N", help="How many consumed messages to print."),
 ) -> None:
     """The log agent end to end: start the embedded broker, write an access.log, ship it with
-    acknowledged checkpoints (like `streamline ship --once`), consume it back and show it."""
+    acknowledged checkpoints (like `streamline ship --once`), consume it back and show it.
+
+    Example: streamline demo --lines 1000 --show 3
+    """
     import tempfile
 
     from .._admin import Admin

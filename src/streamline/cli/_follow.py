@@ -21,8 +21,8 @@ def parse_start(value: str) -> str | int:
 
 @app.command("follow")
 def follow_command(
-    paths: list[str] = typer.Argument(..., help="Files or quoted globs to follow."),
-    start: str = typer.Option("end", "--from", help="end, beginning, or a byte OFFSET."),
+    paths: list[str] = typer.Argument(..., metavar="PATH", help="Files or quoted globs to follow."),
+    start: str = typer.Option("end", "--from", metavar="WHERE", help="end, beginning, or a byte OFFSET."),
     must_exist: bool = typer.Option(False, "--must-exist", help="Fail if a file is missing."),
     checkpoints: str | None = typer.Option(
         None, "--checkpoints", metavar="DIR", help="Save positions here after printing; resume."
@@ -34,6 +34,8 @@ def follow_command(
 
     Lines are printed byte for byte, without their line ending, followed by a newline. With
     --checkpoints a line counts as done once printed; a restart resumes after it.
+
+    Example: streamline follow /var/log/syslog --from beginning --once
     """
     from .._follow import follow
     from .._follow.files import path_problems

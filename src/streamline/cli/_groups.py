@@ -10,7 +10,10 @@ from ._app import app, connection
 from ._run import run_async
 
 groups_app = typer.Typer(
-    help="List consumer groups; show their members, offsets and lag; reset offsets; delete groups.",
+    help=(
+        "List consumer groups; show their members, offsets and lag; reset offsets; delete groups.\n\n"
+        "Example: streamline groups describe shipper"
+    ),
     no_args_is_help=True,
 )
 app.add_typer(groups_app, name="groups")
@@ -18,7 +21,10 @@ app.add_typer(groups_app, name="groups")
 
 @groups_app.command("list")
 def list_command(ctx: typer.Context) -> None:
-    """Print one consumer group name per line."""
+    """Print one consumer group name per line.
+
+    Example: streamline groups list
+    """
     from .._groups import GroupAdmin
 
     groups = GroupAdmin(connection=connection(ctx))
@@ -35,7 +41,7 @@ def list_command(ctx: typer.Context) -> None:
 def describe_command(
     ctx: typer.Context,
     group: str = typer.Argument(..., metavar="GROUP", help="Consumer group name."),
-    topics: list[str] | None = typer.Option(None, "--topic", "-t", help="Only this topic (repeatable)."),
+    topics: list[str] | None = typer.Option(None, "--topic", "-t", metavar="TOPIC", help="Only this topic (repeatable)."),
 ) -> None:
     """Print a group's state, its members, then per partition: TOPIC PARTITION COMMITTED LOG-END LAG.
 

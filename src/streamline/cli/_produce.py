@@ -48,7 +48,8 @@ def produce_command(
     line is an object such as {"key": "k", "value": "v", "headers": {"h": "x"}, "partition": 0}
     (a null value is a tombstone; bytes may be {"base64": "..."}, as `consume -f json` writes).
     A bad line is one error naming its number (exit 2); the lines before it are sent, none after.
-    Example: `printf 'user1:login\\n' | streamline produce events --key-separator :`.
+
+    Example: printf 'user1:login\\n' | streamline produce events --key-separator :
     """
     from .._producer import Producer
     from .._validation import check_headers, check_partition, check_topic, parse_header_arg

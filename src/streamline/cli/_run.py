@@ -7,14 +7,10 @@ or an invalid option value, 130 a second signal. ``STREAMLINE_DEBUG=1`` shows tr
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
-
-from ._logging import configure
-from ._shutdown import SECOND_SIGNAL_EXIT, begin
 
 T = TypeVar("T")
 
@@ -29,6 +25,10 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def run_async(make: Callable[[], Awaitable[T]]) -> T | None:
     """Run a command's coroutine with the one shutdown path (see ``_shutdown``): the first
     SIGINT/SIGTERM stops it gracefully (exit 0), a second exits 130 within about two seconds."""
+    import asyncio
+
+    from ._shutdown import SECOND_SIGNAL_EXIT, begin
+
     shutdown = begin()
 
     async def runner() -> T:
@@ -61,7 +61,7 @@ def reader_left() -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Console-script entry point for ``streamline``."""
+    """Run the CLI with typer (``streamline.cli.main`` answers ``--help``/``--version`` first)."""
     import typer
 
     try:  # typer >= 0.22 vendors click
@@ -70,9 +70,11 @@ def main(argv: list[str] | None = None) -> Any:
         from click import exceptions as click_exc  # type: ignore[no-redef,import-not-found,unused-ignore]
 
     from .._errors import ConfigurationError, StreamlineError
-    from . import app
+    from ._app import app
+    from ._logging import configure
+    from ._typer_glue import plain_coercion
 
-    command = typer.main.get_command(app)
+    command = plain_coercion(typer.main.get_command(app))
     debug = os.environ.get("STREAMLINE_DEBUG") == "1"
     # Until the options are read: streamline's warnings only (aiokafka's failures are reported
     # by streamline's own one-line errors); `--log-level` and friends reconfigure this.
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> Any:
         exc.show()
         raise SystemExit(2) from None
     except click_exc.UsageError as exc:
-        fail(" ".join(exc.format_message().split()), 2)
+        fail(usage_error(exc), 2)
     except ConfigurationError as exc:
         fail(str(exc), 2)
     except StreamlineError as exc:
@@ -113,6 +115,17 @@ def main(argv: list[str] | None = None) -> Any:
     if isinstance(result, int) and result:
         raise SystemExit(result)
     return None
+
+
+def usage_error(exc: Any) -> str:
+    """One line: what is wrong, then the usage of the command it concerns."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return message
+    usage = " ".join(ctx.get_usage().split())
+    help_ = f"{ctx.command_path} --help"
+    return f"{message} {usage} (see {help_})"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -73,7 +73,7 @@ async def open_pipeline(target: Any) -> Any:
 @app.command("run")
 def run_command(
     ctx: typer.Context,
-    target: str = typer.Argument(..., help="MODULE:ATTRIBUTE or FILE.py:ATTRIBUTE"),
+    target: str = typer.Argument(..., metavar="MODULE:ATTR", help="MODULE:ATTRIBUTE or FILE.py:ATTRIBUTE of the pipeline."),
     metrics: str | None = METRICS_OPTION,
 ) -> None:
     """Run a pipeline defined in Python: SIGINT/SIGTERM drain it and exit 0, a second signal stops at once.
@@ -83,6 +83,8 @@ def run_command(
     connection options given to streamline (-b, TLS, SASL) reach it as STREAMLINE_* variables, so
     a Producer or consume() created without explicit settings uses them. Started before the
     broker answers, it waits and retries setting up.
+
+    Example: streamline -b kafka1:9092 run examples/enrich.py:pipeline --metrics 9464
     """
     from .._pipeline import PipelineError  # noqa: F401 - fail early if the extra pieces are missing
 

@@ -24,38 +24,39 @@ __all__ = ["RECORD_OVERHEAD", "compile_key_template", "line_bytes_for", "ship_co
 @app.command("ship")
 def ship_command(
     ctx: typer.Context,
-    paths: list[str] = typer.Argument(..., help="Files or globs to follow."),
+    paths: list[str] = typer.Argument(..., metavar="PATH", help="Files or quoted globs to follow."),
     topic: str = typer.Option(
-        ..., "--topic", "-t", help="Topic to ship lines to; may be a template: {name} {path} {hostname} {input}."
+        ..., "--topic", "-t", metavar="TOPIC", help="Topic to ship lines to; may be a template: {name} {path} {hostname} {input}."
     ),
-    key: str | None = typer.Option(None, "--key", "-k", help="Key template: {path} {name} {hostname} {field1}..{field9}."),
-    checkpoints: str = typer.Option(DEFAULT_CHECKPOINTS, "--checkpoints", help="Directory for acknowledged positions."),
-    start: str = typer.Option("end", "--from", help="beginning or end; only for files without a checkpoint."),
+    key: str | None = typer.Option(None, "--key", "-k", metavar="TEMPLATE", help="Key template: {path} {name} {hostname} {field1}..{field9}."),
+    checkpoints: str = typer.Option(DEFAULT_CHECKPOINTS, "--checkpoints", metavar="DIR", help="Directory for acknowledged positions."),
+    start: str = typer.Option("end", "--from", metavar="WHERE", help="beginning or end; only for files without a checkpoint."),
     once: bool = typer.Option(False, "--once", help="Ship what is there, wait for every acknowledgement, save checkpoints, exit."),
-    acks: str = typer.Option("all", "--acks", help="0, 1 or all."),
-    compression: str | None = typer.Option(None, "--compression", help="gzip, snappy, lz4 or zstd."),
-    grace: float = typer.Option(30.0, "--grace", min=0.1, help="Seconds to drain in-flight data on SIGINT/SIGTERM."),
+    acks: str = typer.Option("all", "--acks", metavar="ACKS", help="0, 1 or all."),
+    compression: str | None = typer.Option(None, "--compression", metavar="CODEC", help="gzip, snappy, lz4 or zstd."),
+    grace: float = typer.Option(30.0, "--grace", min=0.1, metavar="SECONDS", help="Seconds to drain in-flight data on SIGINT/SIGTERM."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line."),
     status_every: float = typer.Option(
-        10.0, "--status-every", min=0.1, help="Seconds between status log lines when not on a terminal."
+        10.0, "--status-every", min=0.1, metavar="SECONDS", help="Seconds between status log lines when not on a terminal."
     ),
     metrics: str | None = METRICS_OPTION,
     max_message_bytes: int = typer.Option(
-        1_048_576, "--max-message-bytes", min=1024, help="Largest record sent (Kafka's max.request.size)."
+        1_048_576, "--max-message-bytes", min=1024, metavar="BYTES", help="Largest record sent (Kafka's max.request.size)."
     ),
     max_line_bytes: int | None = typer.Option(
         None,
         "--max-line-bytes",
         min=1,
+        metavar="BYTES",
         help="Longer lines are split into pieces of this size (default: what fits in --max-message-bytes).",
     ),
-    long_lines: str = typer.Option("split", "--long-lines", help="split (default) or skip lines over --max-line-bytes."),
+    long_lines: str = typer.Option("split", "--long-lines", metavar="POLICY", help="split (default) or skip lines over --max-line-bytes."),
     exclude: list[str] = typer.Option([], "--exclude", metavar="PATTERN", help="Do not ship files matching PATTERN (path or name)."),
     must_exist: bool = typer.Option(
         False, "--must-exist", help="A missing, unreadable or directory path is an error (exit 2), not a warning."
     ),
     rotate_wait: float = typer.Option(
-        30.0, "--rotate-wait", min=0.0, help="Seconds a renamed or deleted file must be quiet before it is closed."
+        30.0, "--rotate-wait", min=0.0, metavar="SECONDS", help="Seconds a renamed or deleted file must be quiet before it is closed."
     ),
     strict_checkpoints: bool = typer.Option(
         False, "--strict-checkpoints", help="Fail if checkpoints cannot be saved, instead of warning and retrying."
@@ -71,22 +72,22 @@ def ship_command(
         False, "--multiline-negate", help="Continuation lines are those NOT matching the --multiline REGEX."
     ),
     multiline_match: str = typer.Option(
-        "after", "--multiline-match", help="after: continuations join the line before; before: the line after."
+        "after", "--multiline-match", metavar="WHERE", help="after: continuations join the line before; before: the line after."
     ),
     multiline_timeout: float = typer.Option(
-        5.0, "--multiline-timeout", min=0.001, help="Seconds an event waits for a continuation before it is sent."
+        5.0, "--multiline-timeout", min=0.001, metavar="SECONDS", help="Seconds an event waits for a continuation before it is sent."
     ),
     multiline_max_lines: int = typer.Option(
-        500, "--multiline-max-lines", min=1, help="Longer events are sent and the rest starts a new event."
+        500, "--multiline-max-lines", min=1, metavar="LINES", help="Longer events are sent and the rest starts a new event."
     ),
     parser: str | None = typer.Option(
-        None, "--parser", help="json, regex (with --regex), cri or docker (container logs: partial lines joined)."
+        None, "--parser", metavar="KIND", help="json, regex (with --regex), cri or docker (container logs: partial lines joined)."
     ),
     regex: str | None = typer.Option(
         None, "--regex", metavar="PATTERN", help="For --parser regex: named groups become a JSON object."
     ),
     on_invalid: str = typer.Option(
-        "send", "--on-invalid", help="Events the parser rejects: send (with an error header), skip or stop."
+        "send", "--on-invalid", metavar="POLICY", help="Events the parser rejects: send (with an error header), skip or stop."
     ),
     header: list[str] = typer.Option(
         [],
@@ -103,6 +104,8 @@ def ship_command(
     A line's position is checkpointed only after Kafka acknowledged it, so a crash or kill
     re-sends at most the last checkpoint interval (about one second) and loses nothing. A file's
     checkpoint always wins over --from, which applies only to files seen for the first time.
+
+    Example: streamline ship '/var/log/nginx/*.log' --topic web_log --key '{hostname}'
     """
     from .._errors import ConfigurationError
     from .._follow.files import path_problems

@@ -190,14 +190,16 @@ def render(url: str, now: Sample, before: Sample | None, width: int, height: int
 
 @app.command("top")
 def top_command(
-    address: str = typer.Argument("127.0.0.1:9464", help="[HOST:]PORT or URL of a --metrics endpoint."),
-    interval: float = typer.Option(1.0, "--interval", "-i", min=0.1, help="Seconds between refreshes."),
+    address: str = typer.Argument("127.0.0.1:9464", metavar="ADDR:PORT", help="[HOST:]PORT or URL of a --metrics endpoint."),
+    interval: float = typer.Option(1.0, "--interval", "-i", min=0.1, metavar="SECONDS", help="Seconds between refreshes."),
     once: bool = typer.Option(False, "--once", help="Print one snapshot (two scrapes INTERVAL apart) and exit."),
 ) -> None:
     """A live view of a running ship, run or consume, read from its --metrics endpoint (like vector top).
 
     Rates, delivered and in-flight batches, files and bytes behind, consumer lag, errors;
     refreshed in place every INTERVAL seconds; Ctrl-C leaves.
+
+    Example: streamline top 127.0.0.1:9464 --once
     """
     from .._metrics import require_prometheus_client
 

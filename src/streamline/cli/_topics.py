@@ -10,7 +10,11 @@ from ._app import app, connection
 from ._run import run_async
 
 topics_app = typer.Typer(
-    help="List, create, describe, alter and delete topics; show their offsets.", no_args_is_help=True
+    help=(
+        "List, create, describe, alter and delete topics; show their offsets.\n\n"
+        "Example: streamline topics create web_log --partitions 3"
+    ),
+    no_args_is_help=True,
 )
 app.add_typer(topics_app, name="topics")
 
@@ -36,7 +40,10 @@ def _plural(n: int, word: str) -> str:
 
 @topics_app.command("list")
 def list_command(ctx: typer.Context) -> None:
-    """Print one topic name per line."""
+    """Print one topic name per line.
+
+    Example: streamline topics list
+    """
     from .._admin import Admin
 
     admin = Admin(connection=connection(ctx))
@@ -53,8 +60,8 @@ def list_command(ctx: typer.Context) -> None:
 def create_command(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="TOPIC", help="Topic name."),
-    partitions: int = typer.Option(1, "--partitions", "-p", min=1, help="Number of partitions."),
-    replication_factor: int = typer.Option(1, "--replication-factor", "-r", min=1, help="Copies of each partition."),
+    partitions: int = typer.Option(1, "--partitions", "-p", min=1, metavar="N", help="Number of partitions."),
+    replication_factor: int = typer.Option(1, "--replication-factor", "-r", min=1, metavar="N", help="Copies of each partition."),
     config: list[str] | None = typer.Option(None, "--config", "-c", metavar="K=V", help=_CONFIG_HELP),
     if_not_exists: bool = typer.Option(False, "--if-not-exists", help="An existing topic is not an error."),
 ) -> None:
