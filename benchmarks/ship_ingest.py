@@ -11,7 +11,8 @@ Each round runs, interleaved, ``streamline ship --once`` over files of the same 
   (e.g. the main branch), to show that plain ship's speed did not change;
 - ``multiline``: Java-style events of 1-5 lines (``--multiline indented``), counted in lines;
 - ``json``: one JSON object per line (``--parser json``);
-- ``envelope``: the access log with ``--envelope --header host --header path``.
+- ``headers``: the access log with ``--header host --header path --header offset``;
+- ``envelope``: the access log with ``--envelope``.
 
 The figure is the CPU time (user + system) of the ``ship`` process per million lines, minus the
 CPU of start-up (``streamline --help``): on a loaded shared machine it is far steadier than wall
@@ -97,6 +98,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--bootstrap", default=os.environ.get("STREAMLINE_BOOTSTRAP_SERVERS"))
     parser.add_argument("--baseline", help="another streamline executable for plain ship (e.g. main's)")
+    parser.add_argument("--cases", help="comma-separated subset of plain,baseline,multiline,json,headers,envelope")
     args = parser.parse_args()
     broker = None
     if not args.bootstrap:
@@ -128,8 +130,12 @@ def run(args: argparse.Namespace) -> None:
     cases |= {
         "multiline": (STREAMLINE, files["multiline"], ("--multiline", "indented")),
         "json": (STREAMLINE, files["json"], ("--parser", "json")),
-        "envelope": (STREAMLINE, files["plain"], ("--envelope", "--header", "host", "--header", "path")),
+        "headers": (STREAMLINE, files["plain"], ("--header", "host", "--header", "path", "--header", "offset")),
+        "envelope": (STREAMLINE, files["plain"], ("--envelope",)),
     }
+    if args.cases:
+        wanted = set(args.cases.split(",")) | {"plain"}
+        cases = {name: case for name, case in cases.items() if name in wanted}
     startup_cpu = statistics.median(timed([STREAMLINE, "--help"])[1] for _ in range(3))
     rates: dict[str, list[float]] = {name: [] for name in cases}
     cpus: dict[str, list[float]] = {name: [] for name in cases}

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
-from .._ingest.spec import InputSpec
 from .._ingest.templates import RECORD_OVERHEAD, compile_key_template, line_bytes_for
 from ._app import app, connection
 from ._metrics_option import METRICS_OPTION, with_metrics
 from ._pipelines import StatusLine, plural
 from ._run import run_async
+
+if TYPE_CHECKING:
+    from .._ingest.spec import InputSpec
 
 DEFAULT_CHECKPOINTS = os.path.join(".streamline", "checkpoints")
 DELIVERY_TIMEOUT = 30.0  # the producer's default: how long acknowledgements may take
