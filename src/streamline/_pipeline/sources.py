@@ -21,9 +21,14 @@ class _LazyFileOrigin(FileOrigin):
         self._line_batch = line_batch
         super().__init__(line_batch.path, ())
 
-    def headers(self, index: int) -> list[tuple[str, bytes]]:
+    def line_offsets(self) -> Sequence[int]:
+        """Each item's first byte in the file (computed on first use)."""
         if not self.offsets:
             self.offsets = [line.offset for line in self._line_batch]
+        return self.offsets
+
+    def headers(self, index: int) -> list[tuple[str, bytes]]:
+        self.line_offsets()
         return super().headers(index)
 
 
