@@ -49,6 +49,13 @@ _Prepared_plan = tuple[dict[int, _Prepared], bool]
 
 _ONLY_BYTES = {bytes}
 
+#: Keyless values of one call go to one partition per at least this many (a few lines shipped
+#: as they are written make one record batch, not one per partition): aiokafka sends at most
+#: one batch per partition in each request and one request per broker at a time, so a few
+#: lines spread over every partition would wait for as many round trips as partitions.
+#: Partitions still take turns from call to call (Kafka's sticky partitioner does the same).
+MIN_KEYLESS_SLICE = 8
+
 #: Bytes a one-record batch adds around key, value and headers (batch header 61, record framing
 #: up to ~30): the size check is an upper bound of what aiokafka's batch would measure.
 _RECORD_OVERHEAD = 96
@@ -387,7 +394,7 @@ class Producer:
             total = len(items)
             if not total:
                 return plan
-            size = -(-total // count)
+            size = max(-(-total // count), MIN_KEYLESS_SLICE)
             for start in range(0, total, size):
                 partition = self._keyless_turn % count
                 self._keyless_turn += 1
@@ -412,7 +419,7 @@ class Producer:
         if keyless:
             # Contiguous slices, one per partition, starting where the last call stopped: as
             # even as per-record round robin, without a partitioner call per record.
-            size = -(-len(keyless) // count)
+            size = max(-(-len(keyless) // count), MIN_KEYLESS_SLICE)
             for start in range(0, len(keyless), size):
                 partition = self._keyless_turn % count
                 self._keyless_turn += 1
