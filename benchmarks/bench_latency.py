@@ -1,7 +1,7 @@
 """Latency and following cost of ``streamline ship`` at a steady line rate (issue 18, points 1 and 3).
 
     python -m benchmarks.bench_latency [--rate 1000] [--seconds 10] [--idle 10] [--rounds 1]
-                                       [--bootstrap HOST:PORT]
+                                       [--bootstrap HOST:PORT] [--baseline-src OLD/src]
 
 Per round, two shipping processes in turn follow a file a writer thread appends ``--rate``
 lines/s to (each line carries ``time.time_ns()`` of its write; see ``case_latency.Writer``):
@@ -11,7 +11,9 @@ lines/s to (each line carries ``time.time_ns()`` of its write; see ``case_latenc
    the rate, its CPU while idle for ``--idle`` seconds afterwards, and its peak RSS;
 2. ``benchmarks/latency_probe.py``: the same objects ``ship`` builds, instrumented, for where
    the milliseconds go: change notification, reading, the pipeline hand-off, queueing in the
-   producer, the produce round trip (``acks=all``) and the consumer's fetch.
+   producer, the produce round trip (``acks=all``) and the consumer's fetch;
+3. with ``--baseline-src``, ``ship`` again importing streamline from another source tree (an
+   older commit's ``src``), to compare versions in one run. Rounds alternate the order.
 """
 
 from __future__ import annotations
@@ -94,13 +96,19 @@ async def one_run(kind: str, bootstrap: str, workdir: str, args: argparse.Namesp
     path = os.path.join(workdir, f"{kind}-{topic}.log")
     checkpoints = os.path.join(workdir, f"cp-{topic}")
     stamps = os.path.join(workdir, f"stamps-{topic}.jsonl")
-    open(path, "wb").close()
-    if kind == "ship":
+    open(path, "wb").close()  # noqa: ASYNC230 - creating an empty file
+    env = None
+    if kind in ("ship", "baseline"):
         command = [STREAMLINE, "-b", bootstrap, "ship", path, "--topic", topic, "--from", "beginning",
                    "--checkpoints", checkpoints, "-q"]
+        if kind == "baseline":  # the same command, with streamline imported from another source tree
+            env = {**os.environ, "PYTHONPATH": args.baseline_src}
+            command[0:1] = [sys.executable, "-c", "import sys; from streamline.cli import main; sys.argv[0] = 'streamline'; main()"]
     else:
         command = [sys.executable, "-m", "benchmarks.latency_probe", bootstrap, topic, path, checkpoints, stamps]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(  # noqa: ASYNC220 - one long-running child
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
     total = int(args.rate * args.seconds)
     writer = Writer(path, args.rate, args.seconds)
     writer.start()
@@ -182,8 +190,9 @@ async def main_async(args: argparse.Namespace) -> None:
         bootstrap = broker.bootstrap_servers
     try:
         with tempfile.TemporaryDirectory(prefix="bench-latency-") as workdir:
+            kinds = ["ship", "probe"] + (["baseline"] if args.baseline_src else [])
             for round_ in range(args.rounds):
-                for kind in ("ship", "probe"):
+                for kind in kinds if round_ % 2 == 0 else kinds[::-1]:
                     r = await one_run(kind, bootstrap, workdir, args)
                     print(
                         f"round {round_ + 1} {kind:5s}: p50 {r['p50_ms']:.1f} / p99 {r['p99_ms']:.1f} / max "
@@ -207,7 +216,10 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--bootstrap", default=os.environ.get("STREAMLINE_BOOTSTRAP_SERVERS"))
-    asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--baseline-src", default="", help="also run ship with streamline imported from this src dir")
+    args = parser.parse_args()
+    args.baseline_src = os.path.abspath(args.baseline_src) if args.baseline_src else ""
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """``ship --once`` against the hand-written limit, interleaved in one run (issue 18, point 2).
 
     python -m benchmarks.bench_ship [--lines 2000000] [--rounds 3] [--bootstrap HOST:PORT] [--verify]
+                                    [--baseline-src OLD/src]
 
 Each round runs both, in alternating order, as subprocesses timed from spawn to exit, on the
 same access.log (127-byte lines) into a fresh 4-partition topic:
@@ -11,7 +12,9 @@ same access.log (127-byte lines) into a fresh 4-partition topic:
   per-partition ``create_batch``/``send_batch``, gathered acks, no checkpoints).
 
 Reported per round and as medians: lines/s, the ratio ship/limit, and CPU seconds per million
-lines of each process (user + system of the child). The package's bytecode is compiled first,
+lines of each process (user + system of the child). ``--baseline-src`` adds a third contender in
+every round: the same ``ship`` command importing streamline from another source tree (e.g. a
+``git archive`` of an older commit), to compare versions in one run. The package's bytecode is compiled first,
 as ``pip install`` does. ``--verify`` reads every topic back.
 """
 
@@ -32,13 +35,13 @@ from ._support import STREAMLINE, access_lines, tally_lines
 PARTITIONS = 4
 
 
-def timed_with_cpu(args: list[str]) -> tuple[float, float, str, str]:
+def timed_with_cpu(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str, str]:
     """(wall seconds, CPU seconds of the child, stdout, stderr) of one subprocess."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    process = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True)
+    process = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, env=env)
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode != 0:
@@ -77,17 +80,24 @@ async def drop_topic(bootstrap: str, name: str) -> None:
             pass
 
 
+baseline_src = ""
+
+
 async def one(kind: str, bootstrap: str, path: str, lines: int, workdir: str, verify: bool) -> dict[str, float]:
     topic = await new_topic(bootstrap, kind)
-    if kind == "ship":
+    env = None
+    if kind in ("ship", "baseline"):
         args = [STREAMLINE, "-b", bootstrap, "ship", path, "--topic", topic, "--from", "beginning", "--once",
                 "--checkpoints", os.path.join(workdir, f"cp-{topic}"), "-q"]
+        if kind == "baseline":  # the same command, with streamline imported from another source tree
+            env = {**os.environ, "PYTHONPATH": baseline_src}
+            args[0:1] = [sys.executable, "-c", "import sys; from streamline.cli import main; sys.argv[0] = 'streamline'; main()"]
     else:
         args = [sys.executable, "-m", "benchmarks.ship_limit", bootstrap, topic, path]
-    elapsed, cpu, out, err = await asyncio.to_thread(timed_with_cpu, args)
+    elapsed, cpu, out, err = await asyncio.to_thread(timed_with_cpu, args, env)
     if kind == "limit" and int(out.strip()) != lines:
         raise RuntimeError(f"limit acknowledged {out.strip()} of {lines} lines")
-    if kind == "ship" and f"shipped {lines:,} lines" not in err:
+    if kind != "limit" and f"shipped {lines:,} lines" not in err:
         raise RuntimeError(f"ship did not report {lines:,} lines: {err.strip()[-300:]}")
     if verify:
         tally = await tally_lines(bootstrap, topic, lines, timeout=180)
@@ -104,6 +114,8 @@ async def main_async(args: argparse.Namespace) -> None:
 
     for directory in streamline.__path__:  # as pip does; else every start compiles the package
         compileall.compile_dir(directory, quiet=1)
+    if baseline_src:
+        compileall.compile_dir(baseline_src, quiet=1)
     broker = None
     bootstrap = args.bootstrap
     if not bootstrap:
@@ -116,9 +128,11 @@ async def main_async(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-ship-") as workdir:
             path = os.path.join(workdir, "access.log")
             write_log(path, args.lines)
-            ratios, results = [], {"ship": [], "limit": []}
+            kinds = ["limit", "ship"] + (["baseline"] if baseline_src else [])
+            ratios: list[float] = []
+            results: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
             for round_ in range(args.rounds):
-                order = ("limit", "ship") if round_ % 2 == 0 else ("ship", "limit")
+                order = kinds if round_ % 2 == 0 else kinds[::-1]
                 this = {}
                 for kind in order:
                     this[kind] = await one(kind, bootstrap, path, args.lines, workdir, args.verify)
@@ -126,19 +140,23 @@ async def main_async(args: argparse.Namespace) -> None:
                 ratio = this["ship"]["lines_per_s"] / this["limit"]["lines_per_s"]
                 ratios.append(ratio)
                 print(
-                    f"round {round_ + 1}: limit {this['limit']['lines_per_s']:>10,.0f} lines/s "
-                    f"({this['limit']['cpu_s_per_m']:.2f} CPU s/1M)  ship --once {this['ship']['lines_per_s']:>10,.0f} "
-                    f"lines/s ({this['ship']['cpu_s_per_m']:.2f} CPU s/1M)  ratio {ratio:.2f}  "
-                    f"load {loadavg().split()[0]}",
+                    f"round {round_ + 1}: "
+                    + "  ".join(
+                        f"{kind} {this[kind]['lines_per_s']:>9,.0f} lines/s ({this[kind]['cpu_s_per_m']:.2f} CPU s/1M)"
+                        for kind in kinds
+                    )
+                    + f"  ship/limit {ratio:.2f}  load {loadavg().split()[0]}",
                     flush=True,
                 )
             med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in results.items()}
             print(
-                f"median of {args.rounds}: limit {med['limit']['lines_per_s']:,.0f} lines/s, "
-                f"{med['limit']['cpu_s_per_m']:.2f} CPU s/1M; ship --once {med['ship']['lines_per_s']:,.0f} lines/s, "
-                f"{med['ship']['cpu_s_per_m']:.2f} CPU s/1M; ratio {statistics.median(ratios):.2f} "
-                f"(per-round {', '.join(f'{r:.2f}' for r in ratios)}); {args.lines:,} lines, "
-                f"loadavg {loadavg()}"
+                f"median of {args.rounds}: "
+                + "; ".join(
+                    f"{kind} {med[kind]['lines_per_s']:,.0f} lines/s, {med[kind]['cpu_s_per_m']:.2f} CPU s/1M"
+                    for kind in kinds
+                )
+                + f"; ship/limit {statistics.median(ratios):.2f} (per-round {', '.join(f'{r:.2f}' for r in ratios)}); "
+                f"{args.lines:,} lines, loadavg {loadavg()}"
             )
     finally:
         if broker is not None:
@@ -151,7 +169,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--bootstrap", default=os.environ.get("STREAMLINE_BOOTSTRAP_SERVERS"))
     parser.add_argument("--verify", action="store_true", help="read every line back from each topic")
-    asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--baseline-src", default="", help="also run ship with streamline imported from this src dir")
+    args = parser.parse_args()
+    global baseline_src
+    baseline_src = os.path.abspath(args.baseline_src) if args.baseline_src else ""
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":
