@@ -12,7 +12,6 @@ Events are reported the way watchfiles reports them, ``{(kind, path)}`` with kin
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import struct
@@ -49,7 +48,9 @@ def _load() -> Any:
         _libc = False
         if sys.platform.startswith("linux"):
             try:
-                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+                # The process's own symbols include libc's (glibc and musl alike); no
+                # ctypes.util.find_library, which may run ldconfig.
+                libc = ctypes.CDLL(None, use_errno=True)
                 libc.inotify_init1.argtypes = [ctypes.c_int]
                 libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
                 libc.inotify_rm_watch.argtypes = [ctypes.c_int, ctypes.c_int]
