@@ -2,6 +2,7 @@
 
     python -m benchmarks.bench_latency [--rate 1000] [--seconds 10] [--idle 10] [--rounds 1]
                                        [--bootstrap HOST:PORT] [--baseline-src OLD/src]
+                                       [--rsyslog-root CACHE/debian/rsyslog/root]
 
 Per round, two shipping processes in turn follow a file a writer thread appends ``--rate``
 lines/s to (each line carries ``time.time_ns()`` of its write; see ``case_latency.Writer``):
@@ -13,7 +14,10 @@ lines/s to (each line carries ``time.time_ns()`` of its write; see ``case_latenc
    the milliseconds go: change notification, reading, the pipeline hand-off, queueing in the
    producer, the produce round trip (``acks=all``) and the consumer's fetch;
 3. with ``--baseline-src``, ``ship`` again importing streamline from another source tree (an
-   older commit's ``src``), to compare versions in one run. Rounds alternate the order.
+   older commit's ``src``), to compare versions in one run;
+4. with ``--rsyslog-root``, rsyslogd (imfile in inotify mode → omkafka, acks=all, linger 5 ms)
+   unpacked into a private root as shared/NOTES.md describes (the peers benchmark's cache has
+   one), measured the same way. Rounds alternate the order.
 """
 
 from __future__ import annotations
@@ -104,6 +108,8 @@ async def one_run(kind: str, bootstrap: str, workdir: str, args: argparse.Namesp
         if kind == "baseline":  # the same command, with streamline imported from another source tree
             env = {**os.environ, "PYTHONPATH": args.baseline_src}
             command[0:1] = [sys.executable, "-c", "import sys; from streamline.cli import main; sys.argv[0] = 'streamline'; main()"]
+    elif kind == "rsyslog":
+        command, env = rsyslog_command(args.rsyslog_root, path, topic, bootstrap, workdir)
     else:
         command = [sys.executable, "-m", "benchmarks.latency_probe", bootstrap, topic, path, checkpoints, stamps]
     process = subprocess.Popen(  # noqa: ASYNC220 - one long-running child
@@ -153,6 +159,40 @@ async def one_run(kind: str, bootstrap: str, workdir: str, args: argparse.Namesp
     return result
 
 
+RSYSLOG_CONF = """\
+global(workDirectory="{work}" maxMessageSize="64k")
+module(load="imfile" mode="inotify")
+module(load="omkafka")
+template(name="line" type="string" string="%msg%")
+input(type="imfile" file="{path}" tag="bench" ruleset="ship" freshStartTail="off")
+ruleset(name="ship" queue.type="LinkedList" queue.size="200000" queue.dequeueBatchSize="4096") {{
+  action(type="omkafka" broker=["{bootstrap}"] topic="{topic}" template="line" partitions.auto="on"
+         confParam=["request.required.acks=-1", "queue.buffering.max.ms=5", "batch.num.messages=10000",
+                    "queue.buffering.max.messages=1000000", "enable.idempotence=false"])
+}}
+"""
+
+
+def rsyslog_command(root: str, path: str, topic: str, bootstrap: str, workdir: str) -> tuple[list[str], dict[str, str]]:
+    """rsyslogd from a private root (``apt-get download`` + ``dpkg -x``, see shared/NOTES.md), in the
+    foreground, imfile (inotify) → omkafka with acks=all, linger 5 ms; librdkafka from the
+    ``librdkafka`` directory next to the root (a ``librdkafka.so.1`` link to the confluent-kafka
+    wheel's copy: Debian's 2.0 cannot talk to the embedded broker)."""
+    import glob
+
+    work = os.path.join(workdir, f"rsyslog-{topic}")
+    os.makedirs(work)
+    conf = os.path.join(work, "rsyslog.conf")
+    with open(conf, "w") as f:
+        f.write(RSYSLOG_CONF.format(work=work, path=path, bootstrap=bootstrap, topic=topic))
+    modules = os.path.dirname(sorted(glob.glob(os.path.join(root, "usr/lib/*/rsyslog/omkafka.so")))[0])
+    libraries = [os.path.join(os.path.dirname(root.rstrip("/")), "librdkafka")]
+    libraries += sorted(glob.glob(os.path.join(root, "usr/lib/*-linux-gnu"))) + sorted(glob.glob(os.path.join(root, "lib/*-linux-gnu")))
+    env = {**os.environ, "LD_LIBRARY_PATH": ":".join(libraries)}
+    binary = os.path.join(root, "usr/sbin/rsyslogd")
+    return [binary, "-n", "-f", conf, "-i", os.path.join(work, "rsyslogd.pid"), "-M", modules], env
+
+
 STAGES = ("notification", "reading", "pipeline hand-off", "producer queueing", "produce round trip", "consumer fetch")
 
 
@@ -162,7 +202,7 @@ def breakdown(stamps_path: str, seen: dict[int, tuple[float, int]]) -> dict[str,
     with open(stamps_path) as f:
         for raw in f:
             entry = json.loads(raw)
-            if "acked" not in entry:
+            if not {"submitted", "queued", "acked"} <= entry.keys():
                 continue
             written = entry["written"]
             woke = max(entry["notified"], written)
@@ -191,6 +231,7 @@ async def main_async(args: argparse.Namespace) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-latency-") as workdir:
             kinds = ["ship", "probe"] + (["baseline"] if args.baseline_src else [])
+            kinds += ["rsyslog"] if args.rsyslog_root else []
             for round_ in range(args.rounds):
                 for kind in kinds if round_ % 2 == 0 else kinds[::-1]:
                     r = await one_run(kind, bootstrap, workdir, args)
@@ -217,6 +258,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--bootstrap", default=os.environ.get("STREAMLINE_BOOTSTRAP_SERVERS"))
     parser.add_argument("--baseline-src", default="", help="also run ship with streamline imported from this src dir")
+    parser.add_argument(
+        "--rsyslog-root", default="", help="also run rsyslogd (imfile -> omkafka) from this dpkg -x root"
+    )
     args = parser.parse_args()
     args.baseline_src = os.path.abspath(args.baseline_src) if args.baseline_src else ""
     asyncio.run(main_async(args))

@@ -64,12 +64,15 @@ def install(stamps: dict[bytes, dict[str, int]]) -> None:
     original_submit = sinks_module.TopicSink.submit
 
     async def submit(self: Any, batch: Any) -> Any:
-        entry = stamps.get(batch.values[0]) if batch.values else None
-        if entry is not None:
-            entry["submitted"] = time.time_ns()
+        # A submission may merge several line batches: stamp each one's first line.
+        entries = [entry for value in batch.values if (entry := stamps.get(value)) is not None]
+        now = time.time_ns()
+        for entry in entries:
+            entry["submitted"] = now
         result = await original_submit(self, batch)
-        if entry is not None:
-            entry["queued"] = time.time_ns()
+        now = time.time_ns()
+        for entry in entries:
+            entry["queued"] = now
         return result
 
     sinks_module.TopicSink.submit = submit  # type: ignore[method-assign]
