@@ -101,3 +101,23 @@ def test_watch_set_changes_and_failures(tmp_path) -> None:
         notify.close()  # idempotent
     with pytest.raises(OSError):
         os.fstat(notify.fileno() if notify.fileno() >= 0 else -1)
+
+
+def test_a_moved_directory_is_not_reported_under_its_old_name(tmp_path) -> None:
+    directory, moved = tmp_path / "logs", tmp_path / "logs.old"
+    directory.mkdir()
+    notify = Inotify()
+    try:
+        notify.watch({str(directory)})
+        directory.rename(moved)
+        assert (DELETED, str(directory)) in changes_after(notify)
+        assert notify.lost
+        (moved / "late.log").write_bytes(b"x\n")  # the old watch must not name this logs/late.log
+        directory.mkdir()
+        notify.watch({str(directory)})
+        (directory / "new.log").write_bytes(b"y\n")
+        changes = changes_after(notify)
+        assert (ADDED, str(directory / "new.log")) in changes
+        assert all("late.log" not in path for _, path in changes)
+    finally:
+        notify.close()

@@ -143,9 +143,12 @@ class Inotify:
             if directory is None:
                 continue
             if mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF):
-                if mask & IN_IGNORED:
-                    paths.pop(wd, None)
-                    self._wds.pop(directory, None)
+                # Gone, or moved (its watch would report the new place under the old name):
+                # forget it; the next watch() adds the directory again if it is back.
+                paths.pop(wd, None)
+                self._wds.pop(directory, None)
+                if not mask & IN_IGNORED:
+                    self._libc.inotify_rm_watch(self._fd, wd)
                 self.lost = True
                 changes.add((DELETED, directory))
                 continue
