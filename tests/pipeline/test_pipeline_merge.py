@@ -8,7 +8,7 @@ import anyio
 
 from streamline import Checkpoints, Pipeline, follow
 from streamline._pipeline.batch import AckToken, Batch, FileOrigin, NoOrigin
-from streamline._pipeline.pipeline import MERGE_MAX_VALUES, merge_waiting
+from streamline._pipeline.pipeline import MERGE_MAX_BYTES, MERGE_MAX_VALUES, merge_waiting
 
 
 def file_batch(path: str, values: list[bytes], acked: list[str], name: str, index: list[int] | None = None) -> Batch:
@@ -59,6 +59,15 @@ async def test_a_batch_that_would_overflow_the_merge_is_held_not_lost() -> None:
     send.send_nowait(file_batch("a.log", [b"y"] * MERGE_MAX_VALUES, acked, "large"))
     merged, held = merge_waiting(file_batch("a.log", [b"x"], acked, "small"), receive)
     assert merged.values == [b"x"] and held is not None and len(held.values) == MERGE_MAX_VALUES
+    # Few values but many bytes (long lines): merged only up to MERGE_MAX_BYTES, so what is in
+    # flight stays as bounded as before.
+    long_line = b"z" * (MERGE_MAX_BYTES // 3)
+    for _ in range(4):
+        send.send_nowait(file_batch("a.log", [long_line], acked, "long"))
+    merged, held = merge_waiting(file_batch("a.log", [long_line], acked, "long"), receive)
+    assert len(merged.values) == 3 and merged.size <= MERGE_MAX_BYTES
+    assert held is not None and held.values == [long_line]
+    assert receive.receive_nowait().values == [long_line]
     send.close()
     receive.close()
 

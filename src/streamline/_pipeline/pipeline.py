@@ -311,6 +311,9 @@ class Pipeline:
 #: Queued batches are merged into one submission up to this many values (larger ones, e.g. the
 #: ~8,000 lines of one 1 MiB read, are sent as they are: merging would only copy them).
 MERGE_MAX_VALUES = 4096
+#: ... and up to this many bytes (at the origin), so a merged batch holds no more than one read
+#: of a file would: what is in flight stays bounded as before.
+MERGE_MAX_BYTES = 256 * 1024
 
 
 def merge_waiting(batch: Batch, receive: Any) -> tuple[Batch, Batch | None]:
@@ -323,10 +326,10 @@ def merge_waiting(batch: Batch, receive: Any) -> tuple[Batch, Batch | None]:
     partition), the few lines read meanwhile then cost one submission, not one each: adaptive
     batching, with nothing added to the latency of a line that finds the sinks idle.
     """
-    if len(batch.values) >= MERGE_MAX_VALUES or not _mergeable_origin(batch):
+    if len(batch.values) >= MERGE_MAX_VALUES or batch.size >= MERGE_MAX_BYTES or not _mergeable_origin(batch):
         return batch, None
     merged: list[Batch] = [batch]
-    count = len(batch.values)
+    count, size = len(batch.values), batch.size
     held: Batch | None = None
     while count < MERGE_MAX_VALUES:
         try:
@@ -336,6 +339,7 @@ def merge_waiting(batch: Batch, receive: Any) -> tuple[Batch, Batch | None]:
         if (
             not waiting.values
             or count + len(waiting.values) > MERGE_MAX_VALUES
+            or size + waiting.size > MERGE_MAX_BYTES
             or type(waiting.origin) is not type(batch.origin)
             or waiting.origin.path != batch.origin.path  # type: ignore[attr-defined]
             or waiting.index is not None
@@ -344,6 +348,7 @@ def merge_waiting(batch: Batch, receive: Any) -> tuple[Batch, Batch | None]:
             break
         merged.append(waiting)
         count += len(waiting.values)
+        size += waiting.size
     if len(merged) == 1:
         return batch, held
     tokens = [b.token for b in merged]
