@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from functools import partial
 from types import TracebackType
@@ -22,6 +23,7 @@ from ._cleanup import finish
 from ._codecs import CONTENT_TYPE_HEADER, Codec, EncodeError, as_codec, describe_codec
 from ._config import ConnectionConfig
 from ._errors import ConfigurationError, DeliveryError, StreamlineError, TopicError
+from ._internals import values_appender
 from ._models import Record, RecordMetadata
 from ._partitioner import HashPartitioner, make_partitioner
 from ._validation import (
@@ -48,6 +50,15 @@ _PRODUCER: Any = object()
 _Prepared = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None, int | None, int | None]
 #: What :meth:`Producer._prepare` found: prepared records by input index, and whether bare values exist.
 _Prepared_plan = tuple[dict[int, _Prepared], bool]
+
+_ONLY_BYTES = {bytes}
+
+#: Keyless values of one call go to one partition per at least this many (a few lines shipped
+#: as they are written make one record batch, not one per partition): aiokafka sends at most
+#: one batch per partition in each request and one request per broker at a time, so a few
+#: lines spread over every partition would wait for as many round trips as partitions.
+#: Partitions still take turns from call to call (Kafka's sticky partitioner does the same).
+MIN_KEYLESS_SLICE = 8
 
 #: Bytes a one-record batch adds around key, value and headers (batch header 61, record framing
 #: up to ~30): the size check is an upper bound of what aiokafka's batch would measure.
@@ -420,6 +431,13 @@ class Producer:
         keyed: dict[int, _Prepared] = {}
         spread_keyless = isinstance(self._partitioner, HashPartitioner)
         limit = self.max_message_bytes - _RECORD_OVERHEAD
+        if spread_keyless and items and set(map(type, items)) == _ONLY_BYTES:
+            # The shipping hot path, checked in C: bare keyless values only, sizes in bulk.
+            longest = max(map(len, items))  # type: ignore[arg-type]
+            if longest > limit:
+                index = next(i for i, v in enumerate(items) if len(v) == longest)  # type: ignore[arg-type]
+                raise self._too_large(index, longest + _RECORD_OVERHEAD)
+            return keyed, True
         longest = 0
         bare = False
         for index, item in enumerate(items):
@@ -485,7 +503,7 @@ class Producer:
             total = len(items)
             if not total:
                 return plan
-            size = -(-total // count)
+            size = max(-(-total // count), MIN_KEYLESS_SLICE)
             for start in range(0, total, size):
                 partition = self._keyless_turn % count
                 self._keyless_turn += 1
@@ -510,7 +528,7 @@ class Producer:
         if keyless:
             # Contiguous slices, one per partition, starting where the last call stopped: as
             # even as per-record round robin, without a partitioner call per record.
-            size = -(-len(keyless) // count)
+            size = max(-(-len(keyless) // count), MIN_KEYLESS_SLICE)
             for start in range(0, len(keyless), size):
                 partition = self._keyless_turn % count
                 self._keyless_turn += 1
@@ -532,25 +550,29 @@ class Producer:
         indices: Sequence[int],
         delivery: Delivery,
     ) -> None:
+        if records and type(records[0]) is bytes:  # keyless, headerless: the shipping hot path
+            # One timestamp per call: the records are appended within the same millisecond or so.
+            now = int(time.time() * 1000)
+            position, total = 0, len(records)
+            while position < total:
+                batch = producer.create_batch()
+                # An empty batch takes any record (one too large for it is refused in _send_batch).
+                end = values_appender(batch)(records, position, now)
+                if end == position:
+                    raise AssertionError("aiokafka refused a record for an empty batch")
+                delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[position:end])
+                position = end
+            return
         batch = producer.create_batch()
         append = batch.append
         start = 0
-        if records and type(records[0]) is bytes:  # keyless, headerless: the shipping hot path
-            for position, value in enumerate(records):
-                if append(key=None, value=value, timestamp=None, headers=None) is None:
-                    delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[start:position])
-                    start = position
-                    batch = producer.create_batch()
-                    append = batch.append
-                    append(key=None, value=value, timestamp=None, headers=None)  # an empty batch takes any record
-        else:
-            for position, (key, value, headers, ts, _) in enumerate(records):
-                if append(key=key, value=value, timestamp=ts, headers=headers) is None:
-                    delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[start:position])
-                    start = position
-                    batch = producer.create_batch()
-                    append = batch.append
-                    append(key=key, value=value, timestamp=ts, headers=headers)
+        for position, (key, value, headers, ts, _) in enumerate(records):
+            if append(key=key, value=value, timestamp=ts, headers=headers) is None:
+                delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[start:position])
+                start = position
+                batch = producer.create_batch()
+                append = batch.append
+                append(key=key, value=value, timestamp=ts, headers=headers)
         if batch.record_count():
             delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[start:])
 

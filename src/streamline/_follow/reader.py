@@ -59,6 +59,8 @@ FORGOTTEN_MEMORY = 600.0
 #: With change notification on every watched directory, a full look at every path and file
 #: (40 ms of CPU for 2,000 files) happens this often; changes are seen at once anyway.
 RESCAN_SECONDS = 5.0
+#: Up to this many new bytes of a notified file are read in the event loop, not a worker thread.
+INLINE_READ_BYTES = 64 * 1024
 #: Descriptor exhaustion: not fatal, the file is tried again at a later scan.
 _OUT_OF_DESCRIPTORS = OUT_OF_DESCRIPTORS
 
@@ -349,7 +351,12 @@ class Reader:
             return
         assert file.fd is not None
         recent = file.recent
-        turn = await anyio.to_thread.run_sync(read_turn, file.fd, file.identity, file.position, recent)
+        if self._all_watched and recent is not None and file.size - file.position <= INLINE_READ_BYTES:
+            # A few lines just written (page cache) of a file notification watches: read them
+            # here; a thread hop would cost more than the read, and add its wait to the latency.
+            turn = read_turn(file.fd, file.identity, file.position, recent, INLINE_READ_BYTES)
+        else:
+            turn = await anyio.to_thread.run_sync(read_turn, file.fd, file.identity, file.position, recent)
         file.size = turn.size
         if turn.reset:  # truncated or replaced in place: a new epoch of the same path
             await self._restart(file, turn)
