@@ -33,6 +33,7 @@ from .._backoff import backoff
 from .._config import ConnectionConfig
 from .._errors import BrokerUnavailableError, ConfigurationError, StreamlineError
 from .._metrics import registry as _metrics
+from .._metrics import tracing as _tracing
 from .._models import Message
 from .._pipeline.errors import OnError
 from .._validation import check_number
@@ -126,6 +127,9 @@ class MessageStream:
         self._handler_seconds = _metrics.Histogram()  # one observation per run() handler call
         self._failed = [0, 0]  # skipped, dead-lettered by policies that are closed
         self._run_failures: FailurePolicy | None = None
+        #: The ``process`` span of the batch the loop is in (OpenTelemetry; see docs/metrics.md).
+        #: A pipeline sets it to None: it traces its batches itself.
+        self._spans: _tracing.ProcessSpans | None = _tracing.ProcessSpans(group)
         self._entered = False
         self._closed = False
 
@@ -194,6 +198,7 @@ class MessageStream:
         self._closed = True
         self._buffer.clear()  # in place: a loop walking it stops (nothing more is handed out)
         self._pending_batch = None  # the loop over it was left: not processed, not waited for
+        self._trace(None)
         consumer = self._consumer
         if consumer is None:
             return
@@ -401,9 +406,11 @@ class MessageStream:
             if self._chunks:
                 self._buffer, self._index = self._chunks.popleft(), 0
                 self._chunked -= len(self._buffer)
+                self._trace(self._buffer)
                 continue
             if self._closed:
                 return
+            self._trace(None)
             try:
                 self._queue(await self._fetch())
             except BaseException:
@@ -417,9 +424,11 @@ class MessageStream:
             if self._chunks:
                 self._buffer, self._index = self._chunks.popleft(), 0
                 self._chunked -= len(self._buffer)
+                self._trace(self._buffer)
             elif self._closed:
                 raise StopAsyncIteration
             else:
+                self._trace(None)
                 self._queue(await self._fetch())
         msg = self._buffer[self._index]
         self._index += 1
@@ -463,6 +472,7 @@ class MessageStream:
             if chunk is None:
                 if self._closed:
                     return
+                self._trace(None)
                 try:
                     self._queue(await self._fetch())
                 except BaseException:
@@ -471,6 +481,7 @@ class MessageStream:
                 continue
             if auto:
                 self._pending_batch = chunk
+            self._trace(chunk)
             yield chunk
 
     async def run(
@@ -521,7 +532,7 @@ class MessageStream:
         workers = PartitionWorkers(
             self._progress, self._flow, handler, concurrency=concurrency, batches=batches,
             pause_after=self._max_batch, auto=self._track_pending, failures=failures,
-            durations=self._handler_seconds,
+            durations=self._handler_seconds, group=self.group,
         )
         self._workers = workers
         self._run_failures = failures
@@ -550,6 +561,13 @@ class MessageStream:
             await failures.aclose()
 
     # -- the core: batches in hand, and fetching -----------------------------------------------
+
+    def _trace(self, batch: list[Message] | None) -> None:
+        """A new batch is handed out (``None``: none is): move the ``process`` span along.
+        Once per batch; with tracing off it costs a check."""
+        spans = self._spans
+        if spans is not None:
+            spans.switch(batch)
 
     def _take(self) -> list[Message] | None:
         """The next batch not handed out yet, if one is fetched."""
