@@ -2,6 +2,7 @@
 
     python -m benchmarks [--case produce,consume,consume_memory,group_leave,ship,latency,memory,cli] [--runs 3] [--smoke]
                          [--json benchmarks/results/latest.json] [--bootstrap HOST:PORT]
+    python -m benchmarks --case metrics_overhead     # endpoint off/on (and tracing) interleaved; not in the default set
 
 Without ``--bootstrap`` (or ``STREAMLINE_BOOTSTRAP_SERVERS``) an embedded broker is started for
 the run. The memory case always starts its own embedded broker behind a TCP proxy.
@@ -29,6 +30,7 @@ from . import (
     case_group_leave,
     case_latency,
     case_memory,
+    case_metrics_overhead,
     case_produce,
     case_ship,
 )
@@ -41,12 +43,17 @@ CASES = {
         case_cli,
     )
 }
+#: Cases run only when named with --case (dedicated modes, not part of the default table).
+OPTIONAL_CASES = {m.NAME: m for m in (case_metrics_overhead,)}
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--case", default=",".join(CASES), help=f"comma-separated: {','.join(CASES)} (default all)")
+    parser.add_argument(
+        "--case", default=",".join(CASES),
+        help=f"comma-separated: {','.join([*CASES, *OPTIONAL_CASES])} (default all but {','.join(OPTIONAL_CASES)})",
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per case; the table shows medians (default 3)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run: checks the cases work (CI)")
     parser.add_argument("--json", default=DEFAULT_JSON, help=f"where to write results (default {DEFAULT_JSON})")
@@ -56,9 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.cases = [c.strip() for c in args.case.split(",") if c.strip()]
-    unknown = [c for c in args.cases if c not in CASES]
+    unknown = [c for c in args.cases if c not in CASES and c not in OPTIONAL_CASES]
     if unknown:
-        parser.error(f"unknown case {unknown[0]!r}; choose from {', '.join(CASES)}")
+        parser.error(f"unknown case {unknown[0]!r}; choose from {', '.join([*CASES, *OPTIONAL_CASES])}")
     if args.runs < 1:
         parser.error("--runs must be >= 1")
     if args.smoke:
@@ -124,7 +131,7 @@ async def main_async(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix="streamline-bench-") as workdir:
             ctx = Context(bootstrap=bootstrap, broker=kind, sizes=sizes, workdir=workdir, smoke=args.smoke)
             for name in args.cases:
-                module = CASES[name]
+                module = CASES.get(name) or OPTIONAL_CASES[name]
                 case_started = time.monotonic()
                 try:
                     result = await run_case(module, ctx, args.runs)
