@@ -290,14 +290,15 @@ def processing(messages: Sequence[Any], group: str | None = None) -> Iterator[No
         return
     span = start_process(tracer_, messages, group=group)
     token = attach(span)
+    error: Exception | None = None
     try:
         yield
-    except BaseException as exc:
-        detach(token)
-        end_span(span, exc)
+    except Exception as exc:
+        error = exc
         raise
-    detach(token)
-    span.end()
+    finally:  # a cancellation ends the span too, without marking it failed
+        detach(token)
+        end_span(span, error)
 
 
 @contextlib.contextmanager
@@ -325,11 +326,12 @@ def stage_span(parent: Any, name: str | None) -> Iterator[None]:
         return
     span = tracer_.start_span(f"stage {name or '?'}", context=trace.set_span_in_context(parent))
     token = attach(span)
+    error: Exception | None = None
     try:
         yield
-    except BaseException as exc:
-        detach(token)
-        end_span(span, exc)
+    except Exception as exc:
+        error = exc
         raise
-    detach(token)
-    span.end()
+    finally:  # a cancellation ends the span too, without marking it failed
+        detach(token)
+        end_span(span, error)
