@@ -223,3 +223,30 @@ async def test_file_lines_to_topic_then_handlers_of_run(spans, kafka_bootstrap, 
     processes = named(spans, f"process {topic}")
     assert processes and all(parent_id(p) == send.context.span_id for p in processes)
     assert {span_id for _, span_id in handled} <= {p.context.span_id for p in processes}
+
+
+def test_without_opentelemetry_installed_sending_and_consuming_work(kafka_bootstrap, new_topic) -> None:
+    topic = new_topic(partitions=1)
+    script = f"""
+import asyncio, sys
+sys.modules["opentelemetry"] = None  # as if the otel extra were not installed: importing it fails
+from streamline import Pipeline, Producer, consume, to_topic
+from streamline._metrics import tracing
+
+async def main():
+    assert tracing.tracer() is None
+    async with Producer({kafka_bootstrap!r}) as producer:
+        await producer.send_many({topic!r}, [b"a", b"b"])
+        await producer.send({topic!r}, b"c")
+    async with consume({topic!r}, bootstrap_servers={kafka_bootstrap!r}, start="beginning") as stream:
+        got = [await stream.__anext__() for _ in range(3)]
+    print(sorted(m.value.decode() for m in got), [list(m.headers) for m in got])
+
+asyncio.run(main())
+"""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=100)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "['a', 'b', 'c'] [[], [], []]"
