@@ -177,21 +177,28 @@ async def test_one_trace_from_send_through_a_pipeline_to_the_consumer_loop(spans
         assert send.attributes["messaging.destination.partition.id"] == "0"
     assert send_one.attributes["messaging.kafka.offset"] == 3
 
-    process = only(spans, f"process {source}")  # one fetched batch of four messages
-    assert parent_id(process) == send_many.context.span_id
-    assert {link.context.span_id for link in process.links} == {send_many.context.span_id, send_one.context.span_id}
-    stage = only(spans, "stage <lambda>")
-    assert parent_id(stage) == process.context.span_id
-    resend = only(spans, f"send {target}")
-    assert parent_id(resend) == process.context.span_id
-    assert resend.attributes["messaging.batch.message_count"] == 4
+    # One fetched batch of the four messages, usually; a broker may hand them out in two.
+    processes = named(spans, f"process {source}")
+    process_ids = {p.context.span_id for p in processes}
+    assert sum(p.attributes["messaging.batch.message_count"] for p in processes) == 4
+    assert parent_id(min(processes, key=lambda p: p.attributes["messaging.kafka.offset"])) == send_many.context.span_id
+    assert all(parent_id(p) in {send_many.context.span_id, send_one.context.span_id} for p in processes)
+    assert {link.context.span_id for p in processes for link in p.links} == {
+        send_many.context.span_id, send_one.context.span_id
+    }
+    stages = named(spans, "stage <lambda>")
+    assert len(stages) == len(processes) and {parent_id(s) for s in stages} == process_ids
+    resends = named(spans, f"send {target}")
+    assert len(resends) == len(processes) and {parent_id(s) for s in resends} == process_ids
+    assert sum(s.attributes.get("messaging.batch.message_count", 1) for s in resends) == 4
+    resend_ids = {s.context.span_id for s in resends}
 
     consumed = named(spans, f"process {target}")
-    assert consumed and all(parent_id(s) == resend.context.span_id for s in consumed)
+    assert consumed and all(parent_id(s) in resend_ids for s in consumed)
     assert {s.attributes["messaging.destination.partition.id"] for s in consumed} <= {"0", "1"}
     for _, current, traceparent in seen:
         assert current.get_span_context().span_id in {s.context.span_id for s in consumed}
-        assert traceparent.split(b"-")[2].decode() == f"{resend.context.span_id:016x}"
+        assert int(traceparent.split(b"-")[2], 16) in resend_ids
 
     everything = [s for s in spans.get_finished_spans()]
     assert {s.context.trace_id for s in everything} == {trace_id}  # one trace, end to end
