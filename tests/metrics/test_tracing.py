@@ -257,3 +257,25 @@ asyncio.run(main())
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=100)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "['a', 'b', 'c'] [[], [], []]"
+
+
+async def test_the_body_of_a_batches_loop_runs_in_the_process_span(spans, kafka_bootstrap, new_topic) -> None:
+    topic = new_topic(partitions=1)
+    tracer = trace.get_tracer("test")
+    async with Producer(kafka_bootstrap) as producer:
+        with tracer.start_as_current_span("origin"):
+            await producer.send_many(topic, [b"a", b"b", b"c"])
+    inside: list[Any] = []
+    async with consume(topic, bootstrap_servers=kafka_bootstrap, start="beginning") as stream:
+        async for batch in stream.batches():
+            inside.append((len(batch), trace.get_current_span()))
+            if sum(n for n, _ in inside) == 3:
+                break
+        assert trace.get_current_span() is inside[-1][1]  # until the stream closes (documented)
+    assert not trace.get_current_span().get_span_context().is_valid  # closing ended and detached it
+    send = only(spans, f"send {topic}")
+    processes = {p.context.span_id: p for p in named(spans, f"process {topic}")}
+    for _, current in inside:
+        process = processes[current.get_span_context().span_id]
+        assert parent_id(process) == send.context.span_id
+        assert process.context.trace_id == send.context.trace_id
