@@ -16,8 +16,10 @@ their per-batch counters either way (the registry reads them at scrape time), so
 streamline as shipped without an endpoint. For ship, "on" also pays importing prometheus_client
 and binding the port once at start-up.
 
-A third, informative variant runs produce and consume with OpenTelemetry tracing on (an SDK
-tracer provider with a span processor that drops spans), to show what spans per batch cost.
+An A/A control runs "off" a second time in each round ("off2"): its ratio to "off" is the noise
+floor of this machine at the time — read the on/off ratio against it. A fourth, informative
+variant runs produce and consume with OpenTelemetry tracing on (an SDK tracer provider with a span
+processor that drops spans), to show what spans per batch cost.
 
 ``STREAMLINE_BENCH_ROUNDS`` sets the rounds (default 7; 2 with ``--smoke``).
 """
@@ -275,9 +277,9 @@ async def measure(ctx: Context) -> dict[str, float]:
         return await asyncio.to_thread(ship, ctx.bootstrap, topic, log_path, checkpoints, port)
 
     workloads: list[tuple[str, int, Callable[[str], Awaitable[Timing]], list[str]]] = [
-        ("produce", n_produce, produce_variant, ["off", "on"] + (["traced"] if traced else [])),
-        ("consume", n_consume, consume_variant, ["off", "on"] + (["traced"] if traced else [])),
-        ("ship", n_ship, ship_variant, ["off", "on"]),
+        ("produce", n_produce, produce_variant, ["off", "on", "off2"] + (["traced"] if traced else [])),
+        ("consume", n_consume, consume_variant, ["off", "on", "off2"] + (["traced"] if traced else [])),
+        ("ship", n_ship, ship_variant, ["off", "on", "off2"]),
     ]
     rates: dict[tuple[str, str], list[float]] = {}
     cpus: dict[tuple[str, str], list[float]] = {}  # CPU µs per message
@@ -329,7 +331,11 @@ def rows(m: dict[str, float]) -> list[Row]:
     units = {"produce": "msg/s", "consume": "msg/s", "ship": "lines/s"}
     rounds, load = int(m["rounds"]), m["loadavg_1m"]
     for name in ("produce", "consume", "ship"):
-        for mode, what in (("on", f"metrics endpoint on (scraped every {SCRAPE_EVERY:g} s) vs off"), ("traced", "OTel tracing on vs off")):
+        for mode, what in (
+            ("on", f"metrics endpoint on (scraped every {SCRAPE_EVERY:g} s) vs off"),
+            ("off2", "A/A control: off again vs off (noise floor)"),
+            ("traced", "OTel tracing on vs off"),
+        ):
             key, cpu_key = f"{name}_{mode}_ratio", f"{name}_{mode}_cpu_ratio"
             if key not in m:
                 continue
