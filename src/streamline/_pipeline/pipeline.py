@@ -21,6 +21,7 @@ from .. import _metrics
 from .._backoff import backoff
 from .._cleanup import finish
 from .._errors import ConfigurationError, StreamlineError
+from .._metrics import tracing as _tracing
 from .._validation import check_number
 from .batch import AckToken, Batch, FileOrigin
 from .sinks import Sink, SinkLike, as_sink
@@ -189,7 +190,13 @@ class Pipeline:
         async with receive, send:
             async for batch in receive:
                 writer = dead_letter.for_stage(stage) if isinstance(dead_letter, _PerStageDeadLetter) else dead_letter
-                await send.send(await stage.process(batch, self.stats, writer))
+                if batch.trace is None:
+                    await send.send(await stage.process(batch, self.stats, writer))
+                    continue
+                with _tracing.stage_span(batch.trace, stage.name):
+                    out = await stage.process(batch, self.stats, writer)
+                out.trace = batch.trace
+                await send.send(out)
 
     async def _run_sinks(self, receive: Any) -> None:
         limiter = anyio.Semaphore(self.max_in_flight)
@@ -213,10 +220,11 @@ class Pipeline:
                 if len(self.sinks) > 1:
                     batch.token.retain(len(self.sinks) - 1)
                 remaining = [len(self.sinks)]
-                for sink in self.sinks:
-                    # Submitting may wait for buffer space: that wait is the backpressure.
-                    pending = await self._retrying(sink, partial(sink.submit, batch))
-                    deliveries.start_soon(self._await_delivery, sink, batch, pending, limiter, remaining)
+                with _tracing.current(batch.trace):  # a sink's send span is a child of the batch's
+                    for sink in self.sinks:
+                        # Submitting may wait for buffer space: that wait is the backpressure.
+                        pending = await self._retrying(sink, partial(sink.submit, batch))
+                        deliveries.start_soon(self._await_delivery, sink, batch, pending, limiter, remaining)
 
     async def _retrying(self, sink: Any, operation: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``operation`` until it succeeds, backing off after each retriable error."""
@@ -266,6 +274,8 @@ class Pipeline:
             if batch.token.done:
                 self.stats.acknowledged_batches += 1
             limiter.release()
+            if batch.trace is not None:
+                batch.trace.end()
 
     async def _backoff(self, attempt: int, sink: Any, exc: BaseException) -> None:
         delay = backoff(attempt, base=self.retry_backoff, cap=self.max_retry_backoff)
@@ -277,6 +287,8 @@ class Pipeline:
         batch.token.release()
         if batch.token.done:
             self.stats.acknowledged_batches += 1
+        if batch.trace is not None:
+            batch.trace.end()
 
     async def _ticker(self) -> None:
         # Checkpoints are checked often (a save happens once their flush interval passed), so a
