@@ -8,6 +8,8 @@
 (``benchmarks/peers/``); ``--curves`` draws how cost grows (``benchmarks/curves.py``). Both run at
 ``--quick`` sizes unless ``--full`` is given.
 
+    python -m benchmarks --case metrics_overhead     # endpoint off/on (and tracing) interleaved; not in the default set
+
 Without ``--bootstrap`` (or ``STREAMLINE_BOOTSTRAP_SERVERS``) an embedded broker is started for
 the run. The memory case always starts its own embedded broker behind a TCP proxy.
 """
@@ -36,6 +38,7 @@ from . import (
     case_group_leave,
     case_latency,
     case_memory,
+    case_metrics_overhead,
     case_produce,
     case_ship,
     case_typed,
@@ -51,13 +54,18 @@ CASES = {
     )
 }
 CASES.update(EXTRA_CASES)  # --peers and --curves cases: run only when asked for (benchmarks/options.py)
+#: Cases run only when named with --case (dedicated modes, not part of the default table).
+OPTIONAL_CASES = {m.NAME: m for m in (case_metrics_overhead,)}
 DEFAULT_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "latest.json")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     default = [name for name in CASES if name not in EXTRA_CASES]
-    parser.add_argument("--case", default=",".join(default), help=f"comma-separated: {','.join(CASES)} (default {','.join(default)})")
+    parser.add_argument(
+        "--case", default=",".join(default),
+        help=f"comma-separated: {','.join([*CASES, *OPTIONAL_CASES])} (default {','.join(default)})",
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per case; the table shows medians (default 3)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run: checks the cases work (CI)")
     parser.add_argument("--json", default=DEFAULT_JSON, help=f"where to write results (default {DEFAULT_JSON})")
@@ -69,9 +77,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.cases = [c.strip() for c in args.case.split(",") if c.strip()]
     apply_extra_options(args)
-    unknown = [c for c in args.cases if c not in CASES]
+    unknown = [c for c in args.cases if c not in CASES and c not in OPTIONAL_CASES]
     if unknown:
-        parser.error(f"unknown case {unknown[0]!r}; choose from {', '.join(CASES)}")
+        parser.error(f"unknown case {unknown[0]!r}; choose from {', '.join([*CASES, *OPTIONAL_CASES])}")
     if args.runs < 1:
         parser.error("--runs must be >= 1")
     if args.smoke:
@@ -139,7 +147,7 @@ async def main_async(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix="streamline-bench-") as workdir:
             ctx = Context(bootstrap=bootstrap, broker=kind, sizes=sizes, workdir=workdir, smoke=args.smoke)
             for name in args.cases:
-                module = CASES[name]
+                module = CASES.get(name) or OPTIONAL_CASES[name]
                 case_started = time.monotonic()
                 try:
                     result = await run_case(module, ctx, args.runs)

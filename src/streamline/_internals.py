@@ -14,6 +14,8 @@ all; each such use is here, with the shape it expects checked, and
 - failing a stopping producer's queued batches (``_message_accumulator``: aiokafka's ``stop()``
   waits for them without a limit);
 - DeleteGroups (``AIOKafkaAdminClient._send_request_to_node``: the admin client has no call for it);
+- appending values to a producer batch through aiokafka's compiled record builder
+  (``BatchBuilder._builder``): the public ``append`` wrapper is half the per-line cost of ``ship``;
 - watchfiles' ``RustNotify`` (``_follow/watch.py``): ``awatch`` is an async generator with one
   timeout for its whole life, while the follower waits with a different timeout per call.
 """
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from functools import partial
+from itertools import islice
 from typing import Any
 
 #: ``assignor=`` names and the aiokafka classes behind them.
@@ -159,3 +163,55 @@ def rust_notify() -> Any:
     except ImportError:  # pragma: no cover - a declared dependency
         return None
     return RustNotify
+
+
+def values_appender(batch: Any) -> Callable[[Sequence[bytes], int, int], int]:
+    """``append(values, start, timestamp_ms)`` for an aiokafka ``BatchBuilder``: appends
+    keyless, headerless ``values[start:]`` until the batch is full and returns the index of the
+    first value that did not fit (``len(values)`` if all did); a full batch is closed.
+
+    The public ``BatchBuilder.append`` is a Python wrapper (keyword arguments, serializer
+    checks) around the compiled ``DefaultRecordBatchBuilder.append``: calling the latter
+    directly, with one timestamp per call instead of a clock read per record, halves the
+    per-line cost of shipping (~1.0 → ~0.45 µs). It needs the builder's shape aiokafka
+    0.11–0.14 have (``_builder``, ``_relative_offset``, ``_closed``, no serializers); on any
+    other shape this falls back to the public ``append``.
+    """
+    builder = getattr(batch, "_builder", None)
+    if (
+        builder is None
+        or type(getattr(batch, "_relative_offset", None)) is not int
+        or getattr(batch, "_closed", True)
+        or getattr(batch, "_key_serializer", 0) is not None
+        or getattr(batch, "_value_serializer", 0) is not None
+    ):
+        return partial(_append_public, batch)
+    return partial(_append_compiled, batch, builder.append)
+
+
+def _append_compiled(
+    batch: Any, append: Callable[..., Any], values: Sequence[bytes], start: int, timestamp_ms: int
+) -> int:
+    offset = batch._relative_offset
+    index = start
+    no_headers: list[Any] = []
+    try:
+        for value in islice(values, start, None):
+            if append(offset, timestamp_ms, None, value, no_headers) is None:
+                batch.close()
+                break
+            offset += 1
+            index += 1
+    finally:
+        batch._relative_offset = offset
+    return index
+
+
+def _append_public(batch: Any, values: Sequence[bytes], start: int, timestamp_ms: int) -> int:
+    append = batch.append
+    index = start
+    for value in islice(values, start, None):
+        if append(key=None, value=value, timestamp=timestamp_ms, headers=None) is None:
+            break
+        index += 1
+    return index

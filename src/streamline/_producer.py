@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from functools import partial
 from types import TracebackType
@@ -22,6 +23,8 @@ from ._cleanup import finish
 from ._codecs import CONTENT_TYPE_HEADER, Codec, EncodeError, as_codec, describe_codec
 from ._config import ConnectionConfig
 from ._errors import ConfigurationError, DeliveryError, StreamlineError, TopicError
+from ._internals import values_appender
+from ._metrics import tracing as _tracing
 from ._models import Record, RecordMetadata
 from ._partitioner import HashPartitioner, make_partitioner
 from ._validation import (
@@ -48,6 +51,15 @@ _PRODUCER: Any = object()
 _Prepared = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None, int | None, int | None]
 #: What :meth:`Producer._prepare` found: prepared records by input index, and whether bare values exist.
 _Prepared_plan = tuple[dict[int, _Prepared], bool]
+
+_ONLY_BYTES = {bytes}
+
+#: Keyless values of one call go to one partition per at least this many (a few lines shipped
+#: as they are written make one record batch, not one per partition): aiokafka sends at most
+#: one batch per partition in each request and one request per broker at a time, so a few
+#: lines spread over every partition would wait for as many round trips as partitions.
+#: Partitions still take turns from call to call (Kafka's sticky partitioner does the same).
+MIN_KEYLESS_SLICE = 8
 
 #: Bytes a one-record batch adds around key, value and headers (batch header 61, record framing
 #: up to ~30): the size check is an upper bound of what aiokafka's batch would measure.
@@ -286,6 +298,7 @@ class Producer:
             partition = self._partitioner(key_b, count)
         elif partition >= count:
             raise TopicError(_no_partition(topic, partition, count))
+        span, hdrs = _tracing.traced_send(topic, partition, hdrs)  # (None, hdrs) unless tracing
         try:
             future = await producer.send(
                 topic, value_b, key=key_b, partition=partition, headers=hdrs, timestamp_ms=timestamp_ms
@@ -293,10 +306,14 @@ class Producer:
             md = await future
         except KafkaError as exc:
             self._count(topic)[2] += 1
+            if span is not None:
+                _tracing.sent(span, error=exc)
             raise self._delivery_error(topic, exc) from None
         row = self._count(topic)
         row[0] += 1
         row[1] += size
+        if span is not None:
+            _tracing.sent(span, md.offset if md is not None else None)
         if md is None:  # acks=0: the broker sends no answer, so there is no offset to report
             return RecordMetadata(topic, partition, -1, -1)
         return RecordMetadata(md.topic, md.partition, md.offset, md.timestamp)
@@ -341,16 +358,28 @@ class Producer:
         count = await self.partition_count(topic)
         plan = self._plan(topic, batch_items, prepared, count)
         delivery = Delivery(self, topic, len(batch_items))
+        tracer = _tracing.tracer()  # the one tracing check of a send_many call
+        span = trace = None
+        if tracer is not None and plan:
+            span, trace, plan = _traced_plan(tracer, topic, len(batch_items), plan)
         try:
             for partition in sorted(plan):
                 records, indices = plan[partition]
-                await self._enqueue(producer, topic, partition, records, indices, delivery)
+                await self._enqueue(producer, topic, partition, records, indices, delivery, trace)
         except KafkaError as exc:
+            if span is not None:
+                _tracing.end_span(span, exc)
             # Some batches may already be on their way: say exactly which items landed.
             queued = delivery.queued()
             delivery.unsent(exc, [i for p in sorted(plan) for i in plan[p][1] if i not in queued])
             await delivery
             raise AssertionError("unreachable: a delivery with unsent items raises") from None
+        except BaseException as exc:
+            if span is not None:
+                _tracing.end_span(span, exc)
+            raise
+        if span is not None:
+            _tracing.end_when_answered(span, [future for future, _, _ in delivery._batches])
         return delivery
 
     def _codecs(self, codec: Any, key_codec: Any) -> tuple[Codec[Any] | None, Codec[Any] | None]:
@@ -420,6 +449,13 @@ class Producer:
         keyed: dict[int, _Prepared] = {}
         spread_keyless = isinstance(self._partitioner, HashPartitioner)
         limit = self.max_message_bytes - _RECORD_OVERHEAD
+        if spread_keyless and items and set(map(type, items)) == _ONLY_BYTES:
+            # The shipping hot path, checked in C: bare keyless values only, sizes in bulk.
+            longest = max(map(len, items))  # type: ignore[arg-type]
+            if longest > limit:
+                index = next(i for i, v in enumerate(items) if len(v) == longest)  # type: ignore[arg-type]
+                raise self._too_large(index, longest + _RECORD_OVERHEAD)
+            return keyed, True
         longest = 0
         bare = False
         for index, item in enumerate(items):
@@ -485,7 +521,7 @@ class Producer:
             total = len(items)
             if not total:
                 return plan
-            size = -(-total // count)
+            size = max(-(-total // count), MIN_KEYLESS_SLICE)
             for start in range(0, total, size):
                 partition = self._keyless_turn % count
                 self._keyless_turn += 1
@@ -510,7 +546,7 @@ class Producer:
         if keyless:
             # Contiguous slices, one per partition, starting where the last call stopped: as
             # even as per-record round robin, without a partitioner call per record.
-            size = -(-len(keyless) // count)
+            size = max(-(-len(keyless) // count), MIN_KEYLESS_SLICE)
             for start in range(0, len(keyless), size):
                 partition = self._keyless_turn % count
                 self._keyless_turn += 1
@@ -531,18 +567,32 @@ class Producer:
         records: Sequence[Any],
         indices: Sequence[int],
         delivery: Delivery,
+        trace: list[tuple[str, bytes]] | None = None,
     ) -> None:
+        if trace is None and records and type(records[0]) is bytes:  # keyless, headerless: the shipping hot path
+            # One timestamp per call: the records are appended within the same millisecond or so.
+            now = int(time.time() * 1000)
+            position, total = 0, len(records)
+            while position < total:
+                batch = producer.create_batch()
+                # An empty batch takes any record (one too large for it is refused in _send_batch).
+                end = values_appender(batch)(records, position, now)
+                if end == position:
+                    raise AssertionError("aiokafka refused a record for an empty batch")
+                delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[position:end])
+                position = end
+            return
         batch = producer.create_batch()
         append = batch.append
         start = 0
-        if records and type(records[0]) is bytes:  # keyless, headerless: the shipping hot path
+        if records and type(records[0]) is bytes:  # bare values with the send span's trace headers
             for position, value in enumerate(records):
-                if append(key=None, value=value, timestamp=None, headers=None) is None:
+                if append(key=None, value=value, timestamp=None, headers=trace) is None:
                     delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[start:position])
                     start = position
                     batch = producer.create_batch()
                     append = batch.append
-                    append(key=None, value=value, timestamp=None, headers=None)  # an empty batch takes any record
+                    append(key=None, value=value, timestamp=None, headers=trace)  # an empty batch takes any record
         else:
             for position, (key, value, headers, ts, _) in enumerate(records):
                 if append(key=key, value=value, timestamp=ts, headers=headers) is None:
@@ -696,6 +746,22 @@ class Delivery:
             unacknowledged=unacknowledged,
             partitions=sorted(partitions),
         )
+
+
+def _traced_plan(
+    tracer: Any, topic: str, count: int, plan: dict[int, tuple[Sequence[Any], Sequence[int]]]
+) -> tuple[Any, list[tuple[str, bytes]], dict[int, tuple[Sequence[Any], Sequence[int]]]]:
+    """Tracing is on: start the call's ``send`` span; its trace headers go on every record (bare
+    values take them in ``_enqueue``; prepared records get them merged into their own here)."""
+    span = _tracing.start_send(tracer, topic, count, next(iter(plan)) if len(plan) == 1 else None)
+    trace = _tracing.headers_of(span)
+    with_trace = _tracing.with_trace
+    traced: dict[int, tuple[Sequence[Any], Sequence[int]]] = {}
+    for partition, (records, indices) in plan.items():
+        if records and type(records[0]) is not bytes:
+            records = [(k, v, with_trace(h, trace), ts, p) for k, v, h, ts, p in records]
+        traced[partition] = (records, indices)
+    return span, trace, traced
 
 
 def _first(pair: tuple[int, Any]) -> int:

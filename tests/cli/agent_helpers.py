@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from conftest import STREAMLINE, clean_env
+from cliresults import STREAMLINE, clean_env
 
 
 def toml_value(value: object) -> str:

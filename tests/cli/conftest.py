@@ -11,8 +11,7 @@ from typing import Mapping, Optional
 
 import pytest
 
-#: The console script pip installed next to this interpreter.
-STREAMLINE = os.path.join(os.path.dirname(sys.executable), "streamline")
+from cliresults import STREAMLINE, clean_env  # noqa: F401  (tests/support; re-exported for the CLI tests)
 
 
 @dataclass
@@ -34,15 +33,6 @@ class Result:
             f"streamline {' '.join(self.args)} -> exit {self.returncode} in {self.seconds:.1f}s\n"
             f"stdout: {self.stdout!r}\nstderr: {self.stderr!r}"
         )
-
-
-def clean_env(bootstrap: Optional[str], extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
-    """The caller's environment without stray ``STREAMLINE_*`` settings, pointed at ``bootstrap``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLINE_")}
-    if bootstrap is not None:
-        env["STREAMLINE_BOOTSTRAP_SERVERS"] = bootstrap
-    env.update(extra or {})
-    return env
 
 
 class Cli:

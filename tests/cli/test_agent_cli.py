@@ -161,7 +161,7 @@ def test_status_line_on_a_terminal_shows_every_input(kafka_bootstrap: str, new_t
     import subprocess
     import time
 
-    from conftest import STREAMLINE, clean_env
+    from cliresults import STREAMLINE, clean_env
 
     a_topic, b_topic = new_topic(partitions=1), new_topic(partitions=1)
     (tmp_path / "a.log").write_bytes(numbered("a", 0, 100))

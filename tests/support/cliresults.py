@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Mapping
+from typing import Optional
+
+#: The console script pip installed next to this interpreter.
+STREAMLINE = os.path.join(os.path.dirname(sys.executable), "streamline")
+
+
+def clean_env(bootstrap: Optional[str], extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+    """The caller's environment without stray ``STREAMLINE_*`` settings, pointed at ``bootstrap``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLINE_")}
+    if bootstrap is not None:
+        env["STREAMLINE_BOOTSTRAP_SERVERS"] = bootstrap
+    env.update(extra or {})
+    return env
+
 
 def assert_ok(result) -> None:
     """Exit 0 and no traceback."""

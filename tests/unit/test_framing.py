@@ -155,3 +155,16 @@ def test_skip_counts_and_reports_discarded_range() -> None:
 def test_invalid_options(bad: dict) -> None:
     with pytest.raises(ValueError):
         LineFramer(**bad)
+
+
+@pytest.mark.parametrize("policy", ["split", "skip"])
+@pytest.mark.parametrize("extra", [0, 1, 2])
+def test_one_long_line_among_many_short_ones_is_caught_at_the_exact_bound(policy: str, extra: int) -> None:
+    # n lines cover ``limit + n`` bytes when one has limit + 1 bytes and the others none: the
+    # framer only looks at every line's length from that bound on, so this is the edge.
+    limit = 50
+    data = b"\n" * 20 + b"x" * (limit + extra) + b"\n" + b"\n" * 20
+    framer = LineFramer(max_line_bytes=limit, long_lines=policy)
+    framed = framer.feed(data)
+    assert collect(framed) == reference(data, limit, policy)
+    assert (framer.split_long_lines if policy == "split" else framer.skipped_long_lines) == (1 if extra else 0)

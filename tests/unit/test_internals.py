@@ -178,3 +178,46 @@ def test_watchfiles_rust_notify_is_importable_where_internals_looks() -> None:
 
     notify = rust_notify()
     assert notify is not None and callable(notify.watch)
+
+
+def _batch(size: int = 16384, **serializers: object) -> object:
+    from aiokafka.producer.message_accumulator import BatchBuilder
+
+    return BatchBuilder(size, 0, **serializers)
+
+
+def test_values_appender_builds_what_the_public_append_builds() -> None:
+    # The hot path of ship appends through aiokafka's compiled builder; the bytes on the wire
+    # must be exactly those of BatchBuilder.append with the same timestamp.
+    from streamline._internals import values_appender
+
+    values = [b"line %d" % i for i in range(100)] + [b"", b"\xff" * 300]
+    fast, public = _batch(), _batch()
+    assert values_appender(fast)(values, 0, 1_700_000_000_123) == len(values)
+    for value in values:
+        assert public.append(key=None, value=value, timestamp=1_700_000_000_123, headers=None) is not None
+    assert fast.record_count() == public.record_count() == len(values)
+    assert bytes(fast._build()) == bytes(public._build())
+
+
+def test_values_appender_stops_when_the_batch_is_full_and_closes_it() -> None:
+    from streamline._internals import values_appender
+
+    values = [b"x" * 100 for _ in range(500)]
+    batch = _batch(size=4096)
+    stop = values_appender(batch)(values, 3, 1)
+    assert 3 < stop < len(values)
+    assert batch.record_count() == stop - 3
+    assert batch.closed() and batch.size() <= 4096
+    assert batch.append(key=None, value=b"y", timestamp=None) is None  # closed: nothing more
+    again = _batch(size=4096)
+    assert values_appender(again)(values, stop, 1) > stop  # the rest goes on in a new batch
+
+
+def test_values_appender_falls_back_to_the_public_append_on_another_shape() -> None:
+    from streamline._internals import values_appender
+
+    batch = _batch(value_serializer=lambda v: v.upper())
+    assert values_appender(batch)([b"a", b"b"], 0, 5) == 2
+    built = bytes(batch._build())
+    assert b"A" in built and b"B" in built  # the serializer ran: the public path was taken

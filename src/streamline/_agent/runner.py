@@ -39,13 +39,6 @@ class BuiltInput(Protocol):
     pipeline: Any
 
 
-@dataclass
-class _PlainInput:
-    spec: InputSpec
-    follower: Any
-    pipeline: Any
-
-
 def _build(
     spec: InputSpec,
     *,
@@ -59,44 +52,22 @@ def _build(
     grace: float,
     on_tick: Callable[[Any], Any] | None,
 ) -> BuiltInput:
-    """Build one input: the single seam between the agent and the ingest package.
+    """Build one input: the single seam between the agent and the ingest package
+    (:func:`streamline._ingest.build.build_input`: multiline, parsers, metadata, topic templates)."""
+    from .._ingest.build import build_input
 
-    Until ``streamline._ingest.build.build_input`` (same signature) is merged, this builds plain
-    inputs only, the way ``streamline ship`` does: ``follow()`` + ``Pipeline`` + ``TopicSink``.
-    """
-    from .._follow import Checkpoints, follow
-    from .._pipeline import Pipeline, TopicSink
-    from ..cli._ship import compile_key_template, line_bytes_for
-
-    missing = [what for what in ("multiline", "parser") if getattr(spec, what) is not None]
-    if spec.metadata.headers or spec.metadata.envelope or spec.metadata.fields:
-        missing.append("metadata")
-    placeholders = [p for p in ("{name}", "{path}") if p in spec.topic]
-    if placeholders:
-        missing.append(f"topic {placeholders[0]}")
-    if missing:
-        raise ConfigurationError(
-            f"input {spec.name!r}: {', '.join(missing)} is not available in this build (plain inputs only)"
-        )
-    import socket
-
-    topic = spec.topic.format(hostname=socket.gethostname(), input=spec.name)
-    key = spec.key.replace("{input}", spec.name) if spec.key else None
-    max_line_bytes = spec.max_line_bytes or line_bytes_for(max_message_bytes, key)
-    follower = follow(
-        list(spec.paths),
-        start=spec.start,
-        checkpoints=Checkpoints(checkpoints_dir, strict=strict_checkpoints),
-        stop_at_eof=once,
-        max_line_bytes=max_line_bytes,
-        long_lines=spec.long_lines,
-        exclude=spec.exclude,
-        must_exist=must_exist,
+    return build_input(
+        spec,
+        producer=producer,
+        checkpoints_dir=checkpoints_dir,
+        once=once,
         rotate_wait=rotate_wait,
+        strict_checkpoints=strict_checkpoints,
+        must_exist=must_exist,
+        max_message_bytes=max_message_bytes,
+        grace=grace,
+        on_tick=on_tick,
     )
-    items = compile_key_template(key) if key else None
-    pipeline = Pipeline(follower, to=TopicSink(producer, topic, items=items), grace=grace, on_tick=on_tick)
-    return _PlainInput(spec, follower, pipeline)
 
 
 @dataclass

@@ -34,6 +34,7 @@ from .._codecs import Codec
 from .._config import ConnectionConfig
 from .._errors import BrokerUnavailableError, ConfigurationError, StreamlineError
 from .._metrics import registry as _metrics
+from .._metrics import tracing as _tracing
 from .._models import K, Message, V
 from .._pipeline.errors import OnError
 from .._validation import check_number
@@ -147,6 +148,9 @@ class MessageStream(Generic[V, K]):
             if value_codec is not None or key_codec is not None
             else None
         )
+        #: The ``process`` span of the batch the loop is in (OpenTelemetry; see docs/metrics.md).
+        #: A pipeline sets it to None: it traces its batches itself.
+        self._spans: _tracing.ProcessSpans | None = _tracing.ProcessSpans(group)
         self._entered = False
         self._closed = False
 
@@ -215,6 +219,7 @@ class MessageStream(Generic[V, K]):
         self._closed = True
         self._buffer.clear()  # in place: a loop walking it stops (nothing more is handed out)
         self._pending_batch = None  # the loop over it was left: not processed, not waited for
+        self._trace(None)
         consumer = self._consumer
         if consumer is None:
             return
@@ -513,9 +518,11 @@ class MessageStream(Generic[V, K]):
             if self._chunks:
                 self._buffer, self._index = self._chunks.popleft(), 0
                 self._chunked -= len(self._buffer)
+                self._trace(self._buffer)
                 continue
             if self._closed:
                 return
+            self._trace(None)
             try:
                 self._queue(await self._fetch())
             except BaseException:
@@ -531,9 +538,11 @@ class MessageStream(Generic[V, K]):
                 if self._chunks:
                     self._buffer, self._index = self._chunks.popleft(), 0
                     self._chunked -= len(self._buffer)
+                    self._trace(self._buffer)
                 elif self._closed:
                     raise StopAsyncIteration
                 else:
+                    self._trace(None)
                     self._queue(await self._fetch(decode=False))
             msg = self._buffer[self._index]
             self._index += 1
@@ -586,6 +595,7 @@ class MessageStream(Generic[V, K]):
             if chunk is None:
                 if self._closed:
                     return
+                self._trace(None)
                 try:
                     self._queue(await self._fetch())
                 except BaseException:
@@ -594,6 +604,7 @@ class MessageStream(Generic[V, K]):
                 continue
             if auto:
                 self._pending_batch = chunk
+            self._trace(chunk)
             yield chunk
 
     async def run(
@@ -644,7 +655,7 @@ class MessageStream(Generic[V, K]):
         workers = PartitionWorkers(
             self._progress, self._flow, handler, concurrency=concurrency, batches=batches,
             pause_after=self._max_batch, auto=self._track_pending, failures=failures,
-            durations=self._handler_seconds,
+            durations=self._handler_seconds, group=self.group,
         )
         self._workers = workers
         self._run_failures = failures
@@ -689,6 +700,13 @@ class MessageStream(Generic[V, K]):
         # with a gap the commit waits for the next processed message: never too far.
         chunks = await self._decoding.apply({tp: chunk}, {tp: chunk[0].offset})
         return chunks[0] if chunks else None
+
+    def _trace(self, batch: list[Message] | None) -> None:
+        """A new batch is handed out (``None``: none is): move the ``process`` span along.
+        Once per batch; with tracing off it costs a check."""
+        spans = self._spans
+        if spans is not None:
+            spans.switch(batch)
 
     def _take(self) -> list[Message] | None:
         """The next batch not handed out yet, if one is fetched."""

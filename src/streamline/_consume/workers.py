@@ -28,6 +28,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from .._metrics import tracing as _tracing
 from .._metrics.registry import Histogram
 from .._models import Message
 from .failures import FailurePolicy
@@ -95,6 +96,7 @@ class PartitionWorkers:
         auto: bool,
         failures: FailurePolicy,
         durations: Histogram | None = None,
+        group: str | None = None,
     ) -> None:
         self._progress = progress
         self._flow = flow
@@ -109,6 +111,7 @@ class PartitionWorkers:
         self.durations = durations if durations is not None else Histogram()
         self._partitions: dict[Key, _Partition] = {}
         self._tg: Any = None
+        self._group = group  # for the batch's OpenTelemetry ``process`` span
 
     def start(self, tg: Any) -> None:
         self._tg = tg
@@ -139,12 +142,13 @@ class PartitionWorkers:
                     if not part.queue:
                         self._flow.release(tp, "queue")  # fetch the next batch while this one runs
                     async with self._limit:
-                        if self._batches:
-                            await self._whole(tp, part, chunk)
-                        elif self._sync:
-                            await self._each_in_thread(tp, part, chunk)
-                        else:
-                            await self._each(tp, part, chunk)
+                        with _tracing.processing(chunk, self._group):  # a no-op unless tracing
+                            if self._batches:
+                                await self._whole(tp, part, chunk)
+                            elif self._sync:
+                                await self._each_in_thread(tp, part, chunk)
+                            else:
+                                await self._each(tp, part, chunk)
         finally:
             part.running = False
             part.scope = None

@@ -13,7 +13,6 @@ import heapq
 import json
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -449,7 +448,10 @@ class Checkpoints:
 
     def _write(self, payload: bytes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".checkpoints-", suffix=".tmp")
+        # A fresh name, created exclusively (what tempfile.mkstemp does; the module costs 0.5 MB
+        # of a follower's memory for this one call). The directory lock keeps writers apart.
+        temporary = str(self.directory / f".checkpoints-{os.getpid()}-{time.monotonic_ns()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
         try:
             with os.fdopen(fd, "wb") as file:
                 file.write(payload)

@@ -115,8 +115,10 @@ def bytes_before(fd: int, position: int) -> bytes:
     return os.pread(fd, position - start, start)
 
 
-def read_turn(fd: int, identity: FileIdentity, position: int, recent: bytes | None) -> Turn:
-    """Read up to :data:`CHUNK_BYTES` at ``position``, first checking the file is still the same.
+def read_turn(
+    fd: int, identity: FileIdentity, position: int, recent: bytes | None, chunk: int = CHUNK_BYTES
+) -> Turn:
+    """Read up to ``chunk`` bytes at ``position``, first checking the file is still the same.
 
     Size below the position means truncation; a larger size but different first bytes, or
     different bytes just before ``position`` than ``recent`` (what we read there), means the
@@ -136,7 +138,7 @@ def read_turn(fd: int, identity: FileIdentity, position: int, recent: bytes | No
         recent = bytes_before(fd, position)
     if stat.st_size == position:
         return Turn(stat.st_size, recent=recent)
-    data = os.pread(fd, CHUNK_BYTES, position)
+    data = os.pread(fd, chunk, position)
     size = max(stat.st_size, position + len(data))
     grown = identity.grown(fd, size)
     if len(data) >= TAIL_BYTES:

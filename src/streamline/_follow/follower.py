@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import anyio
 
@@ -14,10 +14,14 @@ from .. import _metrics
 from .._errors import ConfigurationError
 from .._validation import check_number
 from .checkpoints import Checkpoints
+from .events import ChainedGrouper, ContainerFormat, ContainerGrouper, Grouper, multiline_grouper
 from .framing import LONG_LINE_POLICIES, Framed, LongLinePolicy
 from .lines import FollowerStats, Line, LineBatch
 from .ratelimit import RateLimit, Throttle
 from .reader import Reader, ReaderOptions, Start
+
+if TYPE_CHECKING:
+    from .._ingest.spec import Multiline
 
 PathArg = Union[str, "os.PathLike[str]"]
 
@@ -60,6 +64,8 @@ class Follower:
         max_open_files: int | None = None,
         max_partial_bytes: int = 64 << 20,
         exclude: Sequence[str] = (),
+        multiline: Multiline | None = None,
+        container: ContainerFormat | None = None,
     ) -> None:
         path_list = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         if not path_list:
@@ -107,6 +113,7 @@ class Follower:
             max_partial_bytes=max_partial_bytes,
             exclude=list(exclude),
         )
+        options.events, options.event_timeout = _event_grouping(multiline, container, max_line_bytes)
         self._reader = Reader(self.paths, options, self.stats, checkpoints)
         self._throttle = Throttle(rate_limit) if rate_limit is not None else None
         self._pieces: deque[LineBatch] = deque()
@@ -266,6 +273,42 @@ def _rest_batch(lines: list[Line]) -> LineBatch:
     return LineBatch(first.path, first.identity, framed, first._checkpoint)
 
 
+def _event_grouping(
+    multiline: Multiline | None, container: ContainerFormat | None, max_line_bytes: int
+) -> tuple[Callable[[], Grouper] | None, float]:
+    """The grouper factory for ``multiline=`` or ``container=`` (checked once, here), and the
+    event timeout. An event is capped at ``max_line_bytes``: it must fit in one record."""
+    if multiline is not None:
+        check_number("multiline max_lines", multiline.max_lines, minimum=1, integer=True)
+        check_number("multiline max_bytes", multiline.max_bytes, minimum=1, integer=True)
+        check_number("multiline timeout", multiline.timeout, above=0)
+        settings = dict(
+            negate=multiline.negate,
+            match=multiline.match,
+            preset=multiline.preset,
+            max_lines=multiline.max_lines,
+            max_bytes=min(multiline.max_bytes, max_line_bytes),
+            content=container,
+        )
+        multiline_grouper(multiline.pattern, **settings)  # type: ignore[arg-type]  # bad settings fail now
+
+        def grouper() -> Grouper:
+            lines = multiline_grouper(multiline.pattern, **settings)  # type: ignore[arg-type]
+            if container is None:
+                return lines
+            return ChainedGrouper(ContainerGrouper(container, max_bytes=max_line_bytes), lines)
+
+        return grouper, float(multiline.timeout)
+    if container is not None:
+        ContainerGrouper(container)
+        return (lambda: ContainerGrouper(container, max_bytes=max_line_bytes)), CONTAINER_TIMEOUT
+    return None, 0.0
+
+
+#: Seconds a container's partial line waits for its end (a runtime writes the rest at once).
+CONTAINER_TIMEOUT = 5.0
+
+
 def default_max_open_files() -> int:
     """Half the process's open-file limit (at least 16): room is left for sockets and the rest."""
     try:
@@ -296,6 +339,8 @@ def follow(
     max_open_files: int | None = None,
     max_partial_bytes: int = 64 << 20,
     exclude: Sequence[str] = (),
+    multiline: Multiline | None = None,
+    container: ContainerFormat | None = None,
 ) -> Follower:
     """Follow files like ``tail -F``: rotation, truncation, globs, checkpoints, backpressure.
 
@@ -309,6 +354,10 @@ def follow(
     memory across files are capped at ``max_partial_bytes`` (idle files' partial lines are
     dropped and read again from the file once it grows). ``exclude`` patterns (full path or
     file name) remove glob matches.
+
+    ``multiline`` joins continuation lines into one event (:class:`~streamline.Multiline`);
+    ``container="cri"`` or ``"docker"`` reassembles container runtimes' partial lines. Either
+    way an item is a whole event, and a checkpoint never falls inside one.
 
         async for line in follow("/var/log/app/*.log", start="beginning"):
             print(line.path, line.text)
@@ -329,6 +378,8 @@ def follow(
         max_open_files=max_open_files,
         max_partial_bytes=max_partial_bytes,
         exclude=exclude,
+        multiline=multiline,
+        container=container,
     )
 
 

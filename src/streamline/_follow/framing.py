@@ -112,7 +112,9 @@ class LineFramer:
         self._start = end
         if (
             self._in_long_line
-            or (end - start > self.max_line_bytes and max(map(len, raw)) > self.max_line_bytes)
+            # n lines cover ``end - start`` bytes with their newlines: one line longer than the
+            # limit needs at least limit + n bytes, so most chunks need no look at every line.
+            or (end - start >= self.max_line_bytes + len(raw) and max(map(len, raw)) > self.max_line_bytes)
             # find(b"\r") is a memchr; ``b"\r\n" in chunk`` would cost 100x more per chunk.
             or chunk.find(b"\r") >= 0
             or raw[0].endswith(b"\r")

@@ -22,12 +22,14 @@ import os
 import stat as stat_module
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 import anyio
 
 from .checkpoints import Checkpoints, FileCheckpoint, record_identity
+from .events import EventFramer, Grouper
 from .files import (
     OUT_OF_DESCRIPTORS,
     TAIL_BYTES,
@@ -57,6 +59,8 @@ FORGOTTEN_MEMORY = 600.0
 #: With change notification on every watched directory, a full look at every path and file
 #: (40 ms of CPU for 2,000 files) happens this often; changes are seen at once anyway.
 RESCAN_SECONDS = 5.0
+#: Up to this many new bytes of a notified file are read in the event loop, not a worker thread.
+INLINE_READ_BYTES = 64 * 1024
 #: Descriptor exhaustion: not fatal, the file is tried again at a later scan.
 _OUT_OF_DESCRIPTORS = OUT_OF_DESCRIPTORS
 
@@ -75,6 +79,15 @@ class ReaderOptions:
     max_open_files: int = 512
     max_partial_bytes: int = 64 << 20
     exclude: list[str] = field(default_factory=list)
+    #: Joins lines into events (multiline, container partial lines); None: one line, one record.
+    events: Callable[[], Grouper] | None = None
+    event_timeout: float = 5.0
+
+    def framer(self, offset: int = 0) -> LineFramer | EventFramer:
+        lines = LineFramer(offset=offset, max_line_bytes=self.max_line_bytes, long_lines=self.long_lines)
+        if self.events is None:
+            return lines
+        return EventFramer(lines, self.events(), timeout=self.event_timeout)
 
 
 class TrackedFile:
@@ -89,9 +102,7 @@ class TrackedFile:
         self.identity = opened.identity
         self.size = opened.size
         self.position = position  # next byte to read
-        self.framer = LineFramer(
-            offset=position, max_line_bytes=options.max_line_bytes, long_lines=options.long_lines
-        )
+        self.framer = options.framer(position)
         self.checkpoint = store.track(self.identity, path, position)
         self.real_path = opened.real_path  # where notifications name it (symlinks resolved)
         self.rotated = False  # no longer at its path: read while it grows, finish once quiet
@@ -148,6 +159,7 @@ class Reader:
         self._held = 0  # bytes held in framers: partial last lines
         self._ended = False
         self._next_scan = 0.0
+        self._next_expiry = 0.0  # when held events are next checked for their timeout
         self._waiter = ChangeWaiter(notify=options.notify)
         #: One line per problem with a path (missing, unreadable, a directory, compressed).
         self.warnings: deque[str] = deque(maxlen=100)
@@ -215,6 +227,8 @@ class Reader:
         while not self._ready:
             if self._ended:
                 return None
+            if self.options.events is not None and self._expire_events():
+                continue
             if time.monotonic() >= self._next_scan:
                 await self._scan()
             file = self._next_pending()
@@ -238,6 +252,8 @@ class Reader:
                 until = min(until, time.monotonic() + self.checkpoints.flush_interval)
             if self._has_rotated():  # renamed or deleted files: no notification reaches us
                 until = min(until, time.monotonic() + self.options.poll_interval)
+            if self.options.events is not None:  # a held event is handed out at its timeout
+                until = min(until, self._event_deadline())
             changes = await self._waiter.wait(max(0.0, until - time.monotonic()))
             if changes and self._all_watched and self._grown_only(changes):
                 self._check_rotated()
@@ -248,6 +264,34 @@ class Reader:
         if self._persist:
             await self.checkpoints.flush_if_due()  # also while busy, not only when idle
         return self._ready.popleft()
+
+    def _expire_events(self) -> bool:
+        """Hand out held events whose continuation did not come in time (at most every 50 ms:
+        it looks at every file)."""
+        now = time.monotonic()
+        if now < self._next_expiry:
+            return False
+        self._next_expiry = now + 0.05
+        emitted = False
+        for file in self._tracked():
+            framer = file.framer
+            # Not while the file has unread bytes: the continuation may be in them.
+            if isinstance(framer, EventFramer) and framer.deadline is not None and not file.pending:
+                held = framer.pending
+                framed = framer.expire(now)
+                if framed is not None:
+                    self._held += framer.pending - held
+                    self._emit(file, framed)
+                    emitted = emitted or bool(framed.lines)
+        return emitted
+
+    def _event_deadline(self) -> float:
+        deadlines = [
+            f.framer.deadline
+            for f in self._tracked()
+            if isinstance(f.framer, EventFramer) and f.framer.deadline is not None
+        ]
+        return max(min(deadlines), self._next_expiry) if deadlines else float("inf")
 
     def _grown_only(self, changes: set[tuple[int, str]]) -> bool:
         """If every change is a write to an open file we follow: update their sizes and say so
@@ -307,7 +351,12 @@ class Reader:
             return
         assert file.fd is not None
         recent = file.recent
-        turn = await anyio.to_thread.run_sync(read_turn, file.fd, file.identity, file.position, recent)
+        if self._all_watched and recent is not None and file.size - file.position <= INLINE_READ_BYTES:
+            # A few lines just written (page cache) of a file notification watches: read them
+            # here; a thread hop would cost more than the read, and add its wait to the latency.
+            turn = read_turn(file.fd, file.identity, file.position, recent, INLINE_READ_BYTES)
+        else:
+            turn = await anyio.to_thread.run_sync(read_turn, file.fd, file.identity, file.position, recent)
         file.size = turn.size
         if turn.reset:  # truncated or replaced in place: a new epoch of the same path
             await self._restart(file, turn)
@@ -344,6 +393,7 @@ class Reader:
         new_identity = turn.identity
         assert new_identity is not None
         self._held -= file.framer.pending
+        copied = False
         if not file.rotated:  # a file at its path: maybe logrotate's copytruncate
             recent_at_framer = old_recent if old_position == file.position else None
             copy = await anyio.to_thread.run_sync(
@@ -353,12 +403,17 @@ class Reader:
                 rest.rotated = True
                 self._move_before(rest, file)
                 self.stats.copies_read += 1
+                copied = True  # a held event is read again from the copy
+        if not copied and isinstance(file.framer, EventFramer):
+            held = file.framer.expire(float("inf"))  # its lines were read; the file no longer has them
+            if held is not None:
+                self._emit(file, held)
         self._by_key.pop(old_identity.key, None)
         file.identity = new_identity
         file.position = 0
         file.recent = None
         file.wait_for = 0
-        file.framer = LineFramer(max_line_bytes=self.options.max_line_bytes, long_lines=self.options.long_lines)
+        file.framer = self.options.framer(0)
         self._by_key[file.identity.key] = file
         file.checkpoint = self.checkpoints.track(file.identity, file.path, 0)
 
@@ -382,11 +437,7 @@ class Reader:
             file.wait_for = file.size
             file.position = file.framer.position
             file.recent = None
-            file.framer = LineFramer(
-                offset=file.position,
-                max_line_bytes=self.options.max_line_bytes,
-                long_lines=self.options.long_lines,
-            )
+            file.framer = self.options.framer(file.position)
             self.stats.partial_lines_released += 1
 
     def _count_behind(self) -> None:

@@ -5,7 +5,9 @@ Metrics: :func:`install_otel_metrics` registers observable instruments whose cal
 registry at export time, exactly as a Prometheus scrape does (no hot-path cost). Histograms
 cannot be observable in OTel, so the handler-duration histogram is Prometheus-only.
 
-Traces: :func:`inject_trace_context` adds ``traceparent`` (and ``tracestate``/``baggage`` when
+Traces: producers, ``consume()`` and pipelines propagate trace context on their own once a
+tracer provider is configured (:mod:`.tracing`). For code that produces or consumes by other
+means, :func:`inject_trace_context` adds ``traceparent`` (and ``tracestate``/``baggage`` when
 set) of the current span to a record's headers; :func:`extract_trace_context` turns a consumed
 message's headers back into a parent context.
 

@@ -101,7 +101,7 @@ class Batch:
     ``index`` maps each value to the origin item it came from (``None`` means one to one).
     """
 
-    __slots__ = ("index", "origin", "size", "token", "values")
+    __slots__ = ("index", "origin", "size", "token", "trace", "values")
 
     def __init__(
         self,
@@ -117,6 +117,8 @@ class Batch:
         self.index = index
         #: Bytes the batch covers at its origin (for throughput figures).
         self.size = size
+        #: The batch's OpenTelemetry span while tracing is on (``process``/``read``), else None.
+        self.trace: Any = None
 
     def origin_headers(self, position: int) -> list[tuple[str, bytes]]:
         """Dead-letter headers naming where value ``position`` came from."""

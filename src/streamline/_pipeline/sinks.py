@@ -7,7 +7,8 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeAlias, Union, cast, runtime_checkable
 
-from .._errors import ConfigurationError
+from .. import _metrics
+from .._errors import ConfigurationError, StreamlineError
 from .._models import Message, Record
 from .batch import Batch
 
@@ -75,6 +76,7 @@ class TopicSink:
         self._key = key
         self._where = where
         self._items = items
+        self._failed = False  # the last submit raised: the pipeline's next one sends again
 
     def _prepare(self, batch: Batch) -> list[Any]:
         if self._items is not None:
@@ -97,7 +99,15 @@ class TopicSink:
         items = self._prepare(batch)
         if not items:
             return _done()
-        return TopicDelivery(self, items, await self.producer.submit_many(self.topic, items, **self._codecs))
+        if self._failed:  # the pipeline submits one batch at a time: this is that batch again
+            _metrics.record_delivery_retry(self.topic, len(items))
+        try:
+            delivery = await self.producer.submit_many(self.topic, items, **self._codecs)
+        except StreamlineError:
+            self._failed = True
+            raise
+        self._failed = False
+        return TopicDelivery(self, items, delivery)
 
 
 class TopicDelivery:
@@ -119,6 +129,7 @@ class TopicDelivery:
         failed = getattr(error, "unacknowledged", None)
         items = self._items if not failed else [self._items[i] for i in failed]
         sink = self._sink
+        _metrics.record_delivery_retry(sink.topic, len(items))
         return TopicDelivery(sink, items, await sink.producer.submit_many(sink.topic, items, **sink._codecs))
 
 

@@ -9,6 +9,7 @@ from typing import Any, TypeAlias
 
 from .._cleanup import finish
 from .._errors import ConfigurationError
+from .._metrics import tracing as _tracing
 from .batch import AckToken, Batch, FileOrigin, KafkaOrigin, NoOrigin, Origin
 
 
@@ -21,9 +22,14 @@ class _LazyFileOrigin(FileOrigin):
         self._line_batch = line_batch
         super().__init__(line_batch.path, ())
 
-    def headers(self, index: int) -> list[tuple[str, bytes]]:
+    def line_offsets(self) -> Sequence[int]:
+        """Each item's first byte in the file (computed on first use)."""
         if not self.offsets:
             self.offsets = [line.offset for line in self._line_batch]
+        return self.offsets
+
+    def headers(self, index: int) -> list[tuple[str, bytes]]:
+        self.line_offsets()
         return super().headers(index)
 
 
@@ -96,18 +102,28 @@ class Source:
     async def batches(self) -> AsyncIterator[Batch]:
         if self.kind == "follower":
             async for lb in self.obj.batches():
-                yield Batch(lb.data, AckToken(lb.ack), _LazyFileOrigin(lb), None, lb.bytes)
+                batch = Batch(lb.data, AckToken(lb.ack), _LazyFileOrigin(lb), None, lb.bytes)
+                tracer = _tracing.tracer()  # once per batch: a span when tracing is on
+                if tracer is not None:
+                    batch.trace = _tracing.start_read(tracer, lb.path, len(lb.data))
+                yield batch
         elif self.kind == "stream":
             stream = self.obj
             ack = getattr(stream, "ack", None)
             typed = getattr(stream, "value_codec", None) is not None
+            stream._spans = None  # the pipeline traces each batch until it is delivered (below)
+            group = getattr(stream, "group", None)
             async for chunk in stream.batches():
                 on_done = (lambda c=chunk: ack(c)) if ack is not None else None
                 # A typed stream feeds its decoded values (``def price(order: Order)``); the
                 # origin keeps the messages, for offsets and the original bytes of dead letters.
                 values = [m.value for m in chunk] if typed else chunk
                 # size 0: summing value lengths would be per-message work just for a counter
-                yield Batch(values, AckToken(on_done), _LazyKafkaOrigin(chunk, typed), None, 0)
+                batch = Batch(values, AckToken(on_done), _LazyKafkaOrigin(chunk, typed), None, 0)
+                tracer = _tracing.tracer()
+                if tracer is not None:
+                    batch.trace = _tracing.start_process(tracer, chunk, group=group)
+                yield batch
         else:
             origin: Origin = NoOrigin()
             async for item in self.obj:

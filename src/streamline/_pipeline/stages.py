@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, Union
 import anyio
 import anyio.to_thread
 
+from .. import _metrics
 from .._backoff import backoff
 from .._errors import ConfigurationError
 from .batch import Batch, NoOrigin
@@ -56,6 +57,7 @@ class DeadLetter:
                     raise
                 attempt += 1
                 await anyio.sleep(backoff(attempt, base=self.retry_backoff, cap=self.max_retry_backoff))
+                _metrics.record_delivery_retry(self.topic)
 
 
 class Stage(Generic[In, Out]):

@@ -4,95 +4,33 @@ only what Kafka acknowledged."""
 from __future__ import annotations
 
 import os
-import socket
-import string
 import sys
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
+from .._ingest.templates import RECORD_OVERHEAD, compile_key_template, line_bytes_for
 from ._app import app, connection
 from ._metrics_option import METRICS_OPTION, with_metrics
 from ._pipelines import StatusLine, plural
 from ._run import run_async
 
+if TYPE_CHECKING:
+    from .._ingest.spec import InputSpec
+
 DEFAULT_CHECKPOINTS = os.path.join(".streamline", "checkpoints")
 DELIVERY_TIMEOUT = 30.0  # the producer's default: how long acknowledgements may take
 
-
-def compile_key_template(template: str) -> Callable[[Any], list[Any]]:
-    """Turn ``--key`` into a function from a batch of lines to ``(key, line)`` items.
-
-    Placeholders: ``{path}``, ``{name}`` (file name), ``{hostname}``, and ``{field1}`` …
-    ``{field9}`` (whitespace-separated fields of the line, like awk's ``$1``; missing → empty).
-    """
-    from .._errors import ConfigurationError
-
-    try:
-        names = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
-    except ValueError as exc:  # "{field1" and the like
-        raise ConfigurationError(f"--key template {template!r} is not valid: {exc}") from None
-    allowed = {"path", "name", "hostname"} | {f"field{i}" for i in range(1, 10)}
-    unknown = [n for n in names if n not in allowed]
-    if unknown:
-        raise ConfigurationError(
-            f"--key template has unknown placeholder {{{unknown[0]}}}; use {{path}}, {{name}}, "
-            "{hostname} or {field1}..{field9}"
-        )
-    fields = sorted(int(n[5:]) for n in names if n.startswith("field"))
-    host = socket.gethostname()
-
-    if not fields:
-
-        def constant_per_file(batch: Any) -> list[Any]:
-            path = batch.origin.path
-            key = template.format(path=path, name=os.path.basename(path), hostname=host).encode()
-            return [(key, line) for line in batch.values]
-
-        return constant_per_file
-    deepest = fields[-1]
-
-    def per_line(batch: Any) -> list[Any]:
-        path = batch.origin.path
-        base = {"path": path, "name": os.path.basename(path), "hostname": host}
-        items = []
-        for line in batch.values:
-            parts = line.split(None, deepest)
-            values = dict(base)
-            for i in fields:
-                values[f"field{i}"] = parts[i - 1].decode("utf-8", "replace") if len(parts) >= i else ""
-            items.append((template.format(**values).encode(), line))
-        return items
-
-    return per_line
-
-
-#: Room a record needs besides its value: the record batch header (61 bytes), the record's
-#: own header (up to ~25 bytes of varints and attributes), with margin.
-RECORD_OVERHEAD = 512
-
-
-def line_bytes_for(max_message_bytes: int, key_template: str | None) -> int:
-    """The longest line (piece) that still fits in one record of ``max_message_bytes``.
-
-    A key made of fields of the line can be as long as the line itself, so such a key halves
-    the room; ``{path}``/``{name}``/``{hostname}`` keys take at most a path's length (4 KiB).
-    """
-    room = max_message_bytes - RECORD_OVERHEAD
-    if key_template:
-        if "{field" in key_template:
-            room = (room - 4096 - len(key_template)) // 2
-        else:
-            room -= 4096 + len(key_template)
-    return max(1, room)
+__all__ = ["RECORD_OVERHEAD", "compile_key_template", "line_bytes_for", "ship_command"]
 
 
 @app.command("ship")
 def ship_command(
     ctx: typer.Context,
     paths: list[str] = typer.Argument(..., metavar="PATH", help="Files or quoted globs to follow."),
-    topic: str = typer.Option(..., "--topic", "-t", metavar="TOPIC", help="Topic to ship lines to."),
+    topic: str = typer.Option(
+        ..., "--topic", "-t", metavar="TOPIC", help="Topic to ship lines to; may be a template: {name} {path} {hostname} {input}."
+    ),
     key: str | None = typer.Option(None, "--key", "-k", metavar="TEMPLATE", help="Key template: {path} {name} {hostname} {field1}..{field9}."),
     checkpoints: str = typer.Option(DEFAULT_CHECKPOINTS, "--checkpoints", metavar="DIR", help="Directory for acknowledged positions."),
     start: str = typer.Option("end", "--from", metavar="WHERE", help="beginning or end; only for files without a checkpoint."),
@@ -126,6 +64,43 @@ def ship_command(
     strict_checkpoints: bool = typer.Option(
         False, "--strict-checkpoints", help="Fail if checkpoints cannot be saved, instead of warning and retrying."
     ),
+    multiline: str | None = typer.Option(
+        None,
+        "--multiline",
+        metavar="PRESET|REGEX",
+        help="Join continuation lines into one event: indented (Java stack traces), python (tracebacks), "
+        "timestamp (events start with a timestamp), or a REGEX matching continuation lines.",
+    ),
+    multiline_negate: bool = typer.Option(
+        False, "--multiline-negate", help="Continuation lines are those NOT matching the --multiline REGEX."
+    ),
+    multiline_match: str = typer.Option(
+        "after", "--multiline-match", metavar="WHERE", help="after: continuations join the line before; before: the line after."
+    ),
+    multiline_timeout: float = typer.Option(
+        5.0, "--multiline-timeout", min=0.001, metavar="SECONDS", help="Seconds an event waits for a continuation before it is sent."
+    ),
+    multiline_max_lines: int = typer.Option(
+        500, "--multiline-max-lines", min=1, metavar="LINES", help="Longer events are sent and the rest starts a new event."
+    ),
+    parser: str | None = typer.Option(
+        None, "--parser", metavar="KIND", help="json, regex (with --regex), cri or docker (container logs: partial lines joined)."
+    ),
+    regex: str | None = typer.Option(
+        None, "--regex", metavar="PATTERN", help="For --parser regex: named groups become a JSON object."
+    ),
+    on_invalid: str = typer.Option(
+        "send", "--on-invalid", metavar="POLICY", help="Events the parser rejects: send (with an error header), skip or stop."
+    ),
+    header: list[str] = typer.Option(
+        [],
+        "--header",
+        metavar="host|path|offset|input|stream|K=V",
+        help="Add a Kafka header to every record (repeatable): metadata or a static field.",
+    ),
+    envelope: bool = typer.Option(
+        False, "--envelope", help='Send JSON {"@timestamp", "host", "path", "offset", "input", "message", ...}.'
+    ),
 ) -> None:
     """Follow files like tail -F and ship every line to TOPIC (the tutorial's log agent).
 
@@ -136,24 +111,22 @@ def ship_command(
     Example: streamline ship '/var/log/nginx/*.log' --topic web_log --key '{hostname}'
     """
     from .._errors import ConfigurationError
-    from .._follow import Checkpoints, follow
     from .._follow.files import path_problems
-    from .._pipeline import Pipeline, TopicSink
+    from .._ingest.build import build_input
     from .._producer import Producer
     from .._validation import check_choice, check_topic
 
-    check_topic(topic)
+    if "{" not in topic:
+        check_topic(topic)
     check_choice("--from", start, ("beginning", "end"))
     check_choice("--long-lines", long_lines, ("split", "skip"))
-    items = compile_key_template(key) if key else None
-    line_limit = line_bytes_for(max_message_bytes, key)
-    if max_line_bytes is None:
-        max_line_bytes = line_limit
-    elif max_line_bytes > line_limit:
-        raise ConfigurationError(
-            f"--max-line-bytes {max_line_bytes} does not fit in a record of --max-message-bytes "
-            f"{max_message_bytes} (at most {line_limit} with this --key); raise --max-message-bytes"
-        )
+    spec = ship_spec(
+        paths, topic, key=key, start=start, long_lines=long_lines, max_line_bytes=max_line_bytes,
+        exclude=exclude, multiline=multiline, multiline_negate=multiline_negate,
+        multiline_match=multiline_match, multiline_timeout=multiline_timeout,
+        multiline_max_lines=multiline_max_lines, parser=parser, regex=regex, on_invalid=on_invalid,
+        header=header, envelope=envelope,
+    )
     if must_exist:
         problems = path_problems(paths)
         if problems:
@@ -162,17 +135,20 @@ def ship_command(
     producer = Producer(
         acks=acks, compression=compression, max_message_bytes=max_message_bytes, connection=connection(ctx)
     )
-    follower = follow(
-        paths,
-        start=start,  # type: ignore[arg-type]  # checked above
-        checkpoints=Checkpoints(checkpoints, strict=strict_checkpoints),
-        stop_at_eof=once,
-        max_line_bytes=max_line_bytes,
-        long_lines=long_lines,  # type: ignore[arg-type]  # checked above
-        exclude=exclude,
-        must_exist=must_exist,
+    # Ship's checkpoints directory is the input's own (the agent uses a sub-directory per
+    # input): a ship upgraded from an earlier version resumes where it was.
+    built = build_input(
+        spec,
+        producer=producer,
+        checkpoints_dir=checkpoints,
+        once=once,
         rotate_wait=rotate_wait,
+        strict_checkpoints=strict_checkpoints,
+        must_exist=must_exist,
+        max_message_bytes=max_message_bytes,
+        grace=grace,
     )
+    follower = built.follower
     status = None if quiet else StatusLine(follower, log_every=status_every)
 
     async def main() -> None:
@@ -196,22 +172,100 @@ def ship_command(
             sys.stderr.write("streamline: stopped before Kafka answered; nothing was shipped\n")
             return
         try:
-            pipeline = Pipeline(
-                follower,
-                to=TopicSink(producer, topic, items=items),
-                grace=grace,
-                on_tick=status,
-            )
+            pipeline = built.pipeline
+            pipeline.on_tick = status
             stats = await run_with_signals(pipeline)
         finally:
             if status is not None:
                 status.finish()
             # Bounded: after a signal only what is left of the grace period.
             await producer.stop(timeout=shutdown.remaining(DELIVERY_TIMEOUT))
-        extra = "".join(f"; {part}" for part in follower.stats.status_parts())
+        extra = "".join(f"; {part}" for part in built.status_parts())
         sys.stderr.write(
             f"streamline: shipped {plural(stats.delivered, 'line')} ({stats.bytes / 1e6:,.1f} MB) to {topic}; "
             f"checkpoints in {checkpoints}{extra}\n"
         )
 
     run_async(with_metrics(metrics, main))
+
+
+def ship_spec(
+    paths: list[str],
+    topic: str,
+    *,
+    key: str | None = None,
+    start: str = "end",
+    long_lines: str = "split",
+    max_line_bytes: int | None = None,
+    exclude: list[str] | None = None,
+    multiline: str | None = None,
+    multiline_negate: bool = False,
+    multiline_match: str = "after",
+    multiline_timeout: float = 5.0,
+    multiline_max_lines: int = 500,
+    parser: str | None = None,
+    regex: str | None = None,
+    on_invalid: str = "send",
+    header: list[str] | None = None,
+    envelope: bool = False,
+) -> InputSpec:
+    """``ship``'s flags as the :class:`InputSpec` of its one input (named ``ship``)."""
+    from .._errors import ConfigurationError
+    from .._follow.events import PRESETS
+    from .._ingest.spec import InputSpec, Metadata, Multiline, Parser
+    from .._validation import check_choice
+
+    multi = None
+    if multiline is not None:
+        check_choice("--multiline-match", multiline_match, ("after", "before"))
+        preset = multiline if multiline in PRESETS else None
+        if preset is not None and (multiline_negate or multiline_match != "after"):
+            raise ConfigurationError(
+                f"--multiline {preset} is a preset; --multiline-negate and --multiline-match are for a REGEX"
+            )
+        multi = Multiline(
+            pattern=None if preset else multiline,
+            preset=preset,  # type: ignore[arg-type]  # one of PRESETS
+            negate=multiline_negate,
+            match=multiline_match,  # type: ignore[arg-type]  # checked above
+            timeout=multiline_timeout,
+            max_lines=multiline_max_lines,
+        )
+    elif multiline_negate or multiline_match != "after":
+        raise ConfigurationError("--multiline-negate and --multiline-match need --multiline")
+    parse = None
+    if parser is not None:
+        check_choice("--parser", parser, ("json", "regex", "cri", "docker"))
+        check_choice("--on-invalid", on_invalid, ("send", "skip", "stop"))
+        if (parser == "regex") != (regex is not None):
+            raise ConfigurationError("--regex PATTERN goes with --parser regex (and --parser regex needs it)")
+        parse = Parser(parser, pattern=regex, on_invalid=on_invalid)  # type: ignore[arg-type]  # checked
+    elif regex is not None:
+        raise ConfigurationError("--regex needs --parser regex")
+    names: list[str] = []
+    fields: dict[str, str] = {}
+    for item in header or []:
+        if "=" in item:
+            name, _, value = item.partition("=")
+            if not name:
+                raise ConfigurationError(f"--header {item!r}: a static field needs a name (K=V)")
+            fields[name] = value
+        elif item in ("host", "path", "offset", "input", "stream"):
+            names.append(item)
+        else:
+            raise ConfigurationError(
+                f"--header {item!r}: use host, path, offset, input, stream or a static field K=V"
+            )
+    return InputSpec(
+        name="ship",
+        paths=tuple(paths),
+        topic=topic,
+        key=key,
+        exclude=tuple(exclude or ()),
+        start=start,  # type: ignore[arg-type]  # checked by the caller
+        long_lines=long_lines,  # type: ignore[arg-type]  # checked by the caller
+        max_line_bytes=max_line_bytes,
+        multiline=multi,
+        parser=parse,
+        metadata=Metadata(headers=tuple(names), envelope=envelope, fields=fields),
+    )
