@@ -288,7 +288,13 @@ def processing(messages: Sequence[Any], group: str | None = None) -> Iterator[No
     if tracer_ is None or not messages:
         yield
         return
-    span = start_process(tracer_, messages, group=group)
+    with _running(start_process(tracer_, messages, group=group)):
+        yield
+
+
+@contextlib.contextmanager
+def _running(span: Any) -> Iterator[None]:
+    """``span`` current inside the block and ended after it (failed if the block raised)."""
     token = attach(span)
     error: Exception | None = None
     try:
@@ -324,14 +330,5 @@ def stage_span(parent: Any, name: str | None) -> Iterator[None]:
         with current(parent):
             yield
         return
-    span = tracer_.start_span(f"stage {name or '?'}", context=trace.set_span_in_context(parent))
-    token = attach(span)
-    error: Exception | None = None
-    try:
+    with _running(tracer_.start_span(f"stage {name or '?'}", context=trace.set_span_in_context(parent))):
         yield
-    except Exception as exc:
-        error = exc
-        raise
-    finally:  # a cancellation ends the span too, without marking it failed
-        detach(token)
-        end_span(span, error)
