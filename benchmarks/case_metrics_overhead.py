@@ -50,7 +50,9 @@ TARGET = 1.03  # CPU per message, on/off: within 3 %
 SCRAPE_EVERY = 5.0
 
 _SCRAPE_LOOP = """
-import sys, time, urllib.request
+import signal, sys, time, urllib.request
+# A background shell job starts with SIGINT ignored, and Python keeps it so: take it back.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 url, every, done = sys.argv[1], float(sys.argv[2]), 0
 print("ready", flush=True)
 try:
