@@ -13,15 +13,18 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._backoff import backoff
 from ._shutdown import SECOND_SIGNAL_EXIT, current
 
+if TYPE_CHECKING:
+    from .._metrics import Readiness
+
 T = TypeVar("T")
 log = logging.getLogger("streamline.cli")
 
-__all__ = ["SECOND_SIGNAL_EXIT", "StatusLine", "human_bytes", "plural", "run_with_signals", "start_when_reachable"]
+__all__ = ["SECOND_SIGNAL_EXIT", "StatusLine", "human_bytes", "plural", "run_with_signals", "start_when_reachable", "with_metrics"]
 
 
 def human_bytes(n: float) -> str:
@@ -196,3 +199,28 @@ async def start_when_reachable(
             except asyncio.TimeoutError:
                 pass
     return None
+
+
+def with_metrics(
+    address: str | None, make: Callable[[], Awaitable[T]], *, ready: Readiness | None = None
+) -> Callable[[], Awaitable[T]]:
+    """``make`` itself without an address; else ``make`` run inside the metrics server.
+
+    The address and the ``prometheus_client`` install are checked here, before anything
+    connects (exit 2); a port in use fails when the command starts (exit 1, a runtime failure:
+    the same command works once the port is free).
+    """
+    if not address:
+        return make
+    from .._metrics import parse_address, require_prometheus_client, serve_metrics
+
+    parse_address(address)
+    require_prometheus_client()
+
+    async def serving() -> T:
+        async with serve_metrics(address, ready=ready) as server:
+            sys.stderr.write(f"streamline: metrics on {server.url}/metrics\n")
+            sys.stderr.flush()
+            return await make()
+
+    return serving
