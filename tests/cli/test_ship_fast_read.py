@@ -78,7 +78,7 @@ def _capture(connection: Any, paths: list[str], topic: str, **options: Any) -> N
     handlers = [(type(h).__name__, type(h.formatter).__name__, h.level) for h in logging.getLogger().handlers]
     try:
         settings: Any = connection()
-    except Exception as exc:  # noqa: BLE001 - the error itself is compared
+    except Exception as exc:  # the error itself is compared
         settings = (type(exc).__name__, str(exc))
     raise Called((list(paths), topic, options, settings, logger.getEffectiveLevel(), handlers))
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._pipelines import StatusLine, plural, with_metrics
+from ._pipelines import StatusLine, plural, tune_malloc, with_metrics
 from ._run import run_async
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ def ship(
 ) -> None:
     """Run ``streamline ship`` with its options as read from the command line (see ``_ship``);
     ``connection`` gives the validated connection settings."""
+    tune_malloc()
     from .._errors import ConfigurationError
     from .._follow.files import path_problems
     from .._ingest.build import build_input
