@@ -106,17 +106,20 @@ def read_command(argv: list[str], commands: tuple[str, ...] = ("ship",)) -> Comm
         return None
     if "_STREAMLINE_COMPLETE" in os.environ:
         return None
-    from ._helptexts import FINGERPRINT, PARAMS
+    from . import _helptexts
 
+    params: dict[str, list[tuple[Any, ...]]] = getattr(_helptexts, "PARAMS", {})  # absent: texts of an older helpgen
+    if "" not in params:
+        return None
     try:
         root: dict[str, Any] = {}
-        index = _read(argv, PARAMS[""], root, None)
+        index = _read(argv, params[""], root, None)
         command = argv[index] if index < len(argv) else ""
-        if command not in commands or command not in PARAMS or FINGERPRINT != fingerprint():
+        if command not in commands or command not in params or _helptexts.FINGERPRINT != fingerprint():
             return None
         line = CommandLine(command)
         line.root = root
-        _read(argv[index + 1 :], PARAMS[command], line.values, line.after)
+        _read(argv[index + 1 :], params[command], line.values, line.after)
     except Declined:
         return None
     return line
