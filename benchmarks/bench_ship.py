@@ -1,7 +1,7 @@
 """``ship --once`` against the hand-written limit, interleaved in one run (issue 18, point 2).
 
     python -m benchmarks.bench_ship [--lines 2000000] [--rounds 3] [--bootstrap HOST:PORT] [--verify]
-                                    [--baseline-src OLD/src]
+                                    [--baseline-src OLD/src] [--tuned-limit]
 
 Each round runs both, in alternating order, as subprocesses timed from spawn to exit, on the
 same access.log (127-byte lines) into a fresh 4-partition topic:
@@ -14,8 +14,11 @@ same access.log (127-byte lines) into a fresh 4-partition topic:
 Reported per round and as medians: lines/s, the ratio ship/limit, and CPU seconds per million
 lines of each process (user + system of the child). ``--baseline-src`` adds a third contender in
 every round: the same ``ship`` command importing streamline from another source tree (e.g. a
-``git archive`` of an older commit), to compare versions in one run. The package's bytecode is compiled first,
-as ``pip install`` does. ``--verify`` reads every topic back.
+``git archive`` of an older commit), to compare versions in one run. ``--tuned-limit`` adds the
+limit run with the malloc thresholds ``ship`` sets for itself (``cli/_pipelines.tune_malloc``, here
+through glibc's ``MALLOC_*_`` variables): what the limit would be with the same process tuning.
+The ratio stays ship/limit. The package's bytecode is compiled first, as ``pip install`` does.
+``--verify`` reads every topic back.
 """
 
 from __future__ import annotations
@@ -94,10 +97,14 @@ async def one(kind: str, bootstrap: str, path: str, lines: int, workdir: str, ve
             args[0:1] = [sys.executable, "-c", "import sys; from streamline.cli import main; sys.argv[0] = 'streamline'; main()"]
     else:
         args = [sys.executable, "-m", "benchmarks.ship_limit", bootstrap, topic, path]
+        if kind == "limit-tuned":
+            from streamline.cli._pipelines import MMAP_THRESHOLD, TRIM_THRESHOLD
+
+            env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
     elapsed, cpu, out, err = await asyncio.to_thread(timed_with_cpu, args, env)
-    if kind == "limit" and int(out.strip()) != lines:
+    if kind.startswith("limit") and int(out.strip()) != lines:
         raise RuntimeError(f"limit acknowledged {out.strip()} of {lines} lines")
-    if kind != "limit" and f"shipped {lines:,} lines" not in err:
+    if not kind.startswith("limit") and f"shipped {lines:,} lines" not in err:
         raise RuntimeError(f"ship did not report {lines:,} lines: {err.strip()[-300:]}")
     if verify:
         tally = await tally_lines(bootstrap, topic, lines, timeout=180)
@@ -128,7 +135,7 @@ async def main_async(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-ship-") as workdir:
             path = os.path.join(workdir, "access.log")
             write_log(path, args.lines)
-            kinds = ["limit", "ship"] + (["baseline"] if baseline_src else [])
+            kinds = ["limit", "ship"] + (["baseline"] if baseline_src else []) + (["limit-tuned"] if args.tuned_limit else [])
             ratios: list[float] = []
             results: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
             for round_ in range(args.rounds):
@@ -170,6 +177,7 @@ def main() -> None:
     parser.add_argument("--bootstrap", default=os.environ.get("STREAMLINE_BOOTSTRAP_SERVERS"))
     parser.add_argument("--verify", action="store_true", help="read every line back from each topic")
     parser.add_argument("--baseline-src", default="", help="also run ship with streamline imported from this src dir")
+    parser.add_argument("--tuned-limit", action="store_true", help="also run the limit with ship's malloc thresholds")
     args = parser.parse_args()
     global baseline_src
     baseline_src = os.path.abspath(args.baseline_src) if args.baseline_src else ""

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 from ._config import ConnectionConfig
 from ._errors import BrokerUnavailableError
+
+if TYPE_CHECKING:  # imported when an admin client is made: a producer never needs it
+    from aiokafka.admin import AIOKafkaAdminClient
 
 T = TypeVar("T")
 
@@ -183,7 +186,8 @@ async def bounded(aw: Awaitable[T], config: ConnectionConfig, what: str) -> T:
 
 async def _close_quietly(client: Any) -> None:
     try:
-        if isinstance(client, AIOKafkaAdminClient):
+        admin = sys.modules.get("aiokafka.admin")  # imported if an admin client was made
+        if admin is not None and isinstance(client, admin.AIOKafkaAdminClient):
             await client.close()
         else:
             await client.stop()
@@ -208,6 +212,8 @@ def new_consumer(config: ConnectionConfig, *topics: str, **options: Any) -> AIOK
 
 def new_admin(config: ConnectionConfig) -> AIOKafkaAdminClient:
     """An unstarted aiokafka admin client with the connection settings applied."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
     kwargs = config.aiokafka_kwargs()
     return AIOKafkaAdminClient(
         **kwargs, request_timeout_ms=int(config.connect_timeout * 1000)

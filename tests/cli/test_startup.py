@@ -68,6 +68,16 @@ def test_help_and_version_need_no_typer(args: list[str]) -> None:
     assert modules <= {"streamline.cli._fast", "streamline.cli._helptexts"}, modules
 
 
+def test_ship_runs_without_typer(tmp_path) -> None:
+    # A following ship keeps no CLI framework in memory: its command line is read from the
+    # stored option table (tests/cli/test_ship_fast_read.py). --must-exist fails before connecting.
+    proc, modules = imported("ship", str(tmp_path / "missing.log"), "--topic", "t", "--must-exist")
+    assert proc.returncode == 2, proc.stderr
+    assert "(--must-exist)" in proc.stderr
+    assert not {m for m in modules if m.startswith(("typer", "pydantic", "rich"))}, modules
+    assert "streamline.cli._shiprun" in modules and "streamline.cli._ship" not in modules, modules
+
+
 def test_a_command_imports_its_own_module_and_no_pydantic() -> None:
     # An invalid topic name fails after parsing, before connecting: no broker needed.
     proc, modules = imported("produce", "bad topic!", "--value", "x")

@@ -132,12 +132,13 @@ class Source:
 
 
 def _kind(obj: Any) -> str:
-    from .._consume import MessageStream
     from .._follow import Follower
 
     if isinstance(obj, Follower):
         return "follower"
-    if isinstance(obj, MessageStream):
+    # Not imported for a follower's pipeline (ship): a MessageStream exists only once it is.
+    stream = sys.modules.get("streamline._consume.stream")
+    if stream is not None and isinstance(obj, stream.MessageStream):
         return "stream"
     if hasattr(obj, "__aiter__"):
         return "iterable"

@@ -1,8 +1,8 @@
 """The ``streamline`` command line interface.
 
 Starting it is cheap: :func:`main` answers ``--help`` and ``--version`` without importing typer
-(see ``_fast``), and a command's module is imported only when that command runs (see
-``_app.COMMANDS``).
+(see ``_fast``), reads a plain ``ship`` command line without it too, and a command's module is
+imported only when that command runs (see ``_app.COMMANDS``).
 """
 
 from __future__ import annotations
@@ -18,10 +18,14 @@ def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point for ``streamline``."""
     import sys
 
-    from ._fast import answer
+    from ._fast import answer, read_command, run_command
 
-    if answer(sys.argv[1:] if argv is None else argv):
+    args = sys.argv[1:] if argv is None else argv
+    if answer(args):
         return None
+    line = read_command(args)
+    if line is not None:  # `ship`, read without typer: a following ship keeps no CLI framework
+        return run_command(line)
     from ._run import main as run
 
     return run(argv)

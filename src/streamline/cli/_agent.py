@@ -15,7 +15,8 @@ from typing import Any
 import typer
 
 from .._errors import StreamlineError
-from ._app import Globals, app
+from ._app import app
+from ._globals import Globals
 from ._metrics_option import METRICS_OPTION, with_metrics
 from ._pipelines import StatusLine, clear_status_line
 from ._run import run_async

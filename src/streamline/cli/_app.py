@@ -6,11 +6,11 @@ listed by ``--help``): ``COMMANDS`` maps each to its module, in the order ``--he
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ._globals import Globals
 from ._typer_glue import LazyGroup
 
 if TYPE_CHECKING:
@@ -46,27 +46,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-@dataclass
-class Globals:
-    """Connection options given before (or after) the command name, or by ``STREAMLINE_*`` variables."""
-
-    options: dict[str, Any] = field(default_factory=dict)
-    log_level: str | None = None
-    log_format: str = "text"
-
-    def connection(self) -> ConnectionConfig:
-        from .._config import ConnectionConfig
-
-        return ConnectionConfig.resolve(**self.options)
-
-    def configure_logging(self) -> None:
-        import os
-
-        from ._logging import configure
-
-        configure(self.log_level, self.log_format, debug=os.environ.get("STREAMLINE_DEBUG") == "1")
 
 
 def _print_version(value: bool) -> None:

@@ -63,6 +63,71 @@ def help_texts() -> dict[str, str]:
     return {" ".join(path): render(path) for _, path in command_paths()}
 
 
+#: Commands whose command lines ``_fast`` reads without typer (their parameters are stored).
+FAST_COMMANDS = ("ship",)
+
+
+def parameters() -> dict[str, list[tuple[Any, ...]]]:
+    """The options of the root and of each of ``FAST_COMMANDS`` as ``_fast.read_command`` reads
+    them: ``(name, opts, kind, multiple, required, default, min, max, envvar, role)``, ``kind``
+    one of str/int/float/flag, ``role`` root (before the command name), arg, option or global
+    (a root option given after the command name). A command with a parameter outside that
+    shape is left out (typer reads its command lines)."""
+    import typer
+
+    from ._typer_glue import _plain
+
+    def row(param: Any, role: str) -> tuple[Any, ...] | None:
+        desc = getattr(param, "type_descriptor", None)
+        plain = _plain(desc) if desc is not None else None
+        if plain is None or param.secondary_opts or (param.callback is not None and role != "global"):
+            return None
+        info = plain.parameter_info
+        if getattr(param, "prompt", None) or getattr(param, "count", False):
+            return None
+        if info.clamp or (param.nargs != 1) != (role == "arg"):
+            return None
+        if getattr(param, "is_flag", False):
+            if plain.kind is not bool or param.default is not False or not param.is_bool_flag:
+                return None
+            kind = "flag"
+        elif plain.kind is bool:
+            return None
+        else:
+            kind = plain.kind.__name__
+        default = list(param.default) if isinstance(param.default, (list, tuple)) else param.default
+        opts = tuple(param.opts) if role != "arg" else ()
+        envvar = param.envvar if isinstance(param.envvar, str) or param.envvar is None else None
+        if param.envvar is not None and envvar is None:
+            return None
+        return (param.name, opts, kind, bool(param.multiple), bool(param.required), default, info.min, info.max,
+                envvar, role)
+
+    root = root_command()
+    table: dict[str, list[tuple[Any, ...]]] = {"": []}
+    for param in root.params:
+        if param.name in ("help", "version"):
+            continue
+        entry = row(param, "root")
+        if entry is None:
+            return {}
+        table[""].append(entry)
+    for name in FAST_COMMANDS:
+        command = root.get_command(typer.Context(root), name)
+        rows = []
+        for param in command.params:
+            if param.name == "help":
+                continue
+            role = "arg" if param.param_type_name == "argument" else "global" if param.hidden else "option"
+            entry = row(param, role)
+            if entry is None:
+                break
+            rows.append(entry)
+        else:
+            table[name] = rows
+    return table
+
+
 def synopsis() -> str:
     """One entry per command: its arguments and every option with its metavar."""
     lines = []
@@ -116,6 +181,10 @@ def write_help_texts() -> str:
 
     texts = help_texts()
     body = "".join(f"    {name!r}: {text!r},\n" for name, text in texts.items())
+    table = parameters()
+    params = "{\n" + "".join(
+        f"    {name!r}: [\n" + "".join(f"        {entry!r},\n" for entry in rows) + "    ],\n" for name, rows in table.items()
+    ) + "}"
     target = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_helptexts.py")
     with open(target, "w", encoding="utf-8") as f:
         f.write(
@@ -124,7 +193,9 @@ def write_help_texts() -> str:
             'tests/cli/test_help.py checks every text equals what typer renders.\n"""\n\n'
             "#: The sources these texts were rendered from (``_fast.fingerprint()``); otherwise typer answers.\n"
             f"FINGERPRINT = {fingerprint()!r}\n\n"
-            f"HELP: dict[str, str] = {{\n{body}}}\n"
+            f"HELP: dict[str, str] = {{\n{body}}}\n\n"
+            "#: The parameters of the root and of the commands ``_fast.read_command`` reads without typer.\n"
+            f"PARAMS: dict[str, list[tuple[object, ...]]] = {params}\n"
         )
     return target
 

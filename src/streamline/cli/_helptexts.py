@@ -5,7 +5,7 @@ tests/cli/test_help.py checks every text equals what typer renders.
 """
 
 #: The sources these texts were rendered from (``_fast.fingerprint()``); otherwise typer answers.
-FINGERPRINT = '740270b7'
+FINGERPRINT = 'b52b6b30'
 
 HELP: dict[str, str] = {
     '': "Usage: streamline [OPTIONS] COMMAND [ARGS]...\n\n  Move data through Apache Kafka: produce, consume, follow files, ship logs.\n\n  The options below apply to every command and may also follow the command\n  name.\n\n  Example: streamline -b kafka1:9092 consume web_log --from beginning\n\nOptions:\n  -b, --bootstrap-servers HOST:PORT\n                                  Kafka bootstrap servers, comma-separated for\n                                  several. Default: localhost:9092.  [env var:\n                                  STREAMLINE_BOOTSTRAP_SERVERS]\n  --connect-timeout SECONDS       Seconds to wait for the cluster to answer\n                                  before failing. Default: 15.  [env var:\n                                  STREAMLINE_CONNECT_TIMEOUT]\n  --security-protocol PROTOCOL    PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL\n                                  (inferred from the options below).  [env\n                                  var: STREAMLINE_SECURITY_PROTOCOL]\n  --sasl-mechanism MECHANISM      PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.  [env\n                                  var: STREAMLINE_SASL_MECHANISM]\n  --sasl-username USER            SASL user name.  [env var:\n                                  STREAMLINE_SASL_USERNAME]\n  --sasl-password PASSWORD        SASL password (prefer the environment\n                                  variable: arguments show in `ps`).  [env\n                                  var: STREAMLINE_SASL_PASSWORD]\n  --ssl-cafile FILE               CA bundle to verify the brokers.  [env var:\n                                  STREAMLINE_SSL_CAFILE]\n  --ssl-certfile FILE             Client certificate (PEM).  [env var:\n                                  STREAMLINE_SSL_CERTFILE]\n  --ssl-keyfile FILE              Client private key (PEM).  [env var:\n                                  STREAMLINE_SSL_KEYFILE]\n  --log-level LEVEL               debug, info, warning (default), error or\n                                  critical. Set, it shows aiokafka's messages\n                                  too (condensed).  [env var:\n                                  STREAMLINE_LOG_LEVEL]\n  --log-format FORMAT             text or json (one object per line).  [env\n                                  var: STREAMLINE_LOG_FORMAT; default: text]\n  --version                       Print the version and exit.\n  -h, --help                      Show this message and exit.\n\nCommands:\n  produce  Send a message and print where it landed: `partition: P,...\n  consume  Print messages from every partition of TOPIC (or the ones...\n  ship     Follow files like tail -F and ship every line to TOPIC (the...\n  agent    Ship every input of a config file (paths, topic, key,...\n  run      Run a pipeline defined in Python: SIGINT/SIGTERM drain it and...\n  topics   List, create, describe, alter and delete topics; show their...\n  groups   List consumer groups; show their members, offsets and lag;...\n  cluster  Print the cluster id, the controller, every broker and the...\n  top      A live view of a running ship, run or consume, read from its...\n  follow   Print the lines of PATH...\n  broker   Run the embedded broker (Tansu, in memory) until Ctrl-C or...\n  demo     The log agent end to end: start the embedded broker, write an...\n",
@@ -31,4 +31,63 @@ HELP: dict[str, str] = {
     'follow': 'Usage: streamline follow [OPTIONS] PATH...\n\n  Print the lines of PATH... as they are appended; survives rotation and\n  truncation.\n\n  Lines are printed byte for byte, without their line ending, followed by a\n  newline. With --checkpoints a line counts as done once printed; a restart\n  resumes after it.\n\n  Example: streamline follow /var/log/syslog --from beginning --once\n\nArguments:\n  PATH...  Files or quoted globs to follow.  [required]\n\nOptions:\n  --from WHERE       end, beginning, or a byte OFFSET.  [default: end]\n  --must-exist       Fail if a file is missing.\n  --checkpoints DIR  Save positions here after printing; resume.\n  --once             Exit 0 once every file is read to its end.\n  --exclude PATTERN  Skip files matching PATTERN (path or name).\n  -h, --help         Show this message and exit.\n',
     'broker': "Usage: streamline broker [OPTIONS]\n\n  Run the embedded broker (Tansu, in memory) until Ctrl-C or SIGTERM.\n\n  Prints the bootstrap address once the broker answers Kafka requests. Its log\n  lives in memory: stopping it loses every topic. Needs the 'embedded' extra.\n\n  Example: streamline broker --port 19092\n\nOptions:\n  --host ADDR  Address to listen on.  [default: 127.0.0.1]\n  --port PORT  Port to listen on.  [default: 9092; 1<=x<=65535]\n  -h, --help   Show this message and exit.\n",
     'demo': 'Usage: streamline demo [OPTIONS]\n\n  The log agent end to end: start the embedded broker, write an access.log,\n  ship it with acknowledged checkpoints (like `streamline ship --once`),\n  consume it back and show it.\n\n  Example: streamline demo --lines 1000 --show 3\n\nOptions:\n  --lines N   How many access-log lines to generate and ship.  [default:\n              100000; x>=1]\n  --show N    How many consumed messages to print.  [default: 5; x>=0]\n  -h, --help  Show this message and exit.\n',
+}
+
+#: The parameters of the root and of the commands ``_fast.read_command`` reads without typer.
+PARAMS: dict[str, list[tuple[object, ...]]] = {
+    '': [
+        ('bootstrap_servers', ('--bootstrap-servers', '-b'), 'str', False, False, None, None, None, 'STREAMLINE_BOOTSTRAP_SERVERS', 'root'),
+        ('connect_timeout', ('--connect-timeout',), 'float', False, False, None, None, None, 'STREAMLINE_CONNECT_TIMEOUT', 'root'),
+        ('security_protocol', ('--security-protocol',), 'str', False, False, None, None, None, 'STREAMLINE_SECURITY_PROTOCOL', 'root'),
+        ('sasl_mechanism', ('--sasl-mechanism',), 'str', False, False, None, None, None, 'STREAMLINE_SASL_MECHANISM', 'root'),
+        ('sasl_username', ('--sasl-username',), 'str', False, False, None, None, None, 'STREAMLINE_SASL_USERNAME', 'root'),
+        ('sasl_password', ('--sasl-password',), 'str', False, False, None, None, None, 'STREAMLINE_SASL_PASSWORD', 'root'),
+        ('ssl_cafile', ('--ssl-cafile',), 'str', False, False, None, None, None, 'STREAMLINE_SSL_CAFILE', 'root'),
+        ('ssl_certfile', ('--ssl-certfile',), 'str', False, False, None, None, None, 'STREAMLINE_SSL_CERTFILE', 'root'),
+        ('ssl_keyfile', ('--ssl-keyfile',), 'str', False, False, None, None, None, 'STREAMLINE_SSL_KEYFILE', 'root'),
+        ('log_level', ('--log-level',), 'str', False, False, None, None, None, 'STREAMLINE_LOG_LEVEL', 'root'),
+        ('log_format', ('--log-format',), 'str', False, False, 'text', None, None, 'STREAMLINE_LOG_FORMAT', 'root'),
+    ],
+    'ship': [
+        ('paths', (), 'str', False, True, None, None, None, None, 'arg'),
+        ('topic', ('--topic', '-t'), 'str', False, True, None, None, None, None, 'option'),
+        ('key', ('--key', '-k'), 'str', False, False, None, None, None, None, 'option'),
+        ('checkpoints', ('--checkpoints',), 'str', False, False, '.streamline/checkpoints', None, None, None, 'option'),
+        ('start', ('--from',), 'str', False, False, 'end', None, None, None, 'option'),
+        ('once', ('--once',), 'flag', False, False, False, None, None, None, 'option'),
+        ('acks', ('--acks',), 'str', False, False, 'all', None, None, None, 'option'),
+        ('compression', ('--compression',), 'str', False, False, None, None, None, None, 'option'),
+        ('grace', ('--grace',), 'float', False, False, 30.0, 0.1, None, None, 'option'),
+        ('quiet', ('--quiet', '-q'), 'flag', False, False, False, None, None, None, 'option'),
+        ('status_every', ('--status-every',), 'float', False, False, 10.0, 0.1, None, None, 'option'),
+        ('metrics', ('--metrics',), 'str', False, False, None, None, None, 'STREAMLINE_METRICS', 'option'),
+        ('max_message_bytes', ('--max-message-bytes',), 'int', False, False, 1048576, 1024, None, None, 'option'),
+        ('max_line_bytes', ('--max-line-bytes',), 'int', False, False, None, 1, None, None, 'option'),
+        ('long_lines', ('--long-lines',), 'str', False, False, 'split', None, None, None, 'option'),
+        ('exclude', ('--exclude',), 'str', True, False, [], None, None, None, 'option'),
+        ('must_exist', ('--must-exist',), 'flag', False, False, False, None, None, None, 'option'),
+        ('rotate_wait', ('--rotate-wait',), 'float', False, False, 30.0, 0.0, None, None, 'option'),
+        ('strict_checkpoints', ('--strict-checkpoints',), 'flag', False, False, False, None, None, None, 'option'),
+        ('multiline', ('--multiline',), 'str', False, False, None, None, None, None, 'option'),
+        ('multiline_negate', ('--multiline-negate',), 'flag', False, False, False, None, None, None, 'option'),
+        ('multiline_match', ('--multiline-match',), 'str', False, False, 'after', None, None, None, 'option'),
+        ('multiline_timeout', ('--multiline-timeout',), 'float', False, False, 5.0, 0.001, None, None, 'option'),
+        ('multiline_max_lines', ('--multiline-max-lines',), 'int', False, False, 500, 1, None, None, 'option'),
+        ('parser', ('--parser',), 'str', False, False, None, None, None, None, 'option'),
+        ('regex', ('--regex',), 'str', False, False, None, None, None, None, 'option'),
+        ('on_invalid', ('--on-invalid',), 'str', False, False, 'send', None, None, None, 'option'),
+        ('header', ('--header',), 'str', True, False, [], None, None, None, 'option'),
+        ('envelope', ('--envelope',), 'flag', False, False, False, None, None, None, 'option'),
+        ('bootstrap_servers', ('--bootstrap-servers', '-b'), 'str', False, False, None, None, None, None, 'global'),
+        ('connect_timeout', ('--connect-timeout',), 'float', False, False, None, None, None, None, 'global'),
+        ('security_protocol', ('--security-protocol',), 'str', False, False, None, None, None, None, 'global'),
+        ('sasl_mechanism', ('--sasl-mechanism',), 'str', False, False, None, None, None, None, 'global'),
+        ('sasl_username', ('--sasl-username',), 'str', False, False, None, None, None, None, 'global'),
+        ('sasl_password', ('--sasl-password',), 'str', False, False, None, None, None, None, 'global'),
+        ('ssl_cafile', ('--ssl-cafile',), 'str', False, False, None, None, None, None, 'global'),
+        ('ssl_certfile', ('--ssl-certfile',), 'str', False, False, None, None, None, None, 'global'),
+        ('ssl_keyfile', ('--ssl-keyfile',), 'str', False, False, None, None, None, None, 'global'),
+        ('log_level', ('--log-level',), 'str', False, False, None, None, None, None, 'global'),
+        ('log_format', ('--log-format',), 'str', False, False, None, None, None, None, 'global'),
+    ],
 }

@@ -69,27 +69,39 @@ def main(argv: list[str] | None = None) -> Any:
     except ImportError:  # pragma: no cover - older typer uses click itself
         from click import exceptions as click_exc  # type: ignore[no-redef,import-not-found,unused-ignore]
 
-    from .._errors import ConfigurationError, StreamlineError
     from ._app import app
     from ._logging import configure
     from ._typer_glue import plain_coercion
 
     command = plain_coercion(typer.main.get_command(app))
-    debug = os.environ.get("STREAMLINE_DEBUG") == "1"
     # Until the options are read: streamline's warnings only (aiokafka's failures are reported
     # by streamline's own one-line errors); `--log-level` and friends reconfigure this.
-    configure(debug=debug)
+    configure(debug=os.environ.get("STREAMLINE_DEBUG") == "1")
+
+    def typer_main() -> Any:
+        try:
+            return command.main(args=argv, prog_name="streamline", standalone_mode=False)
+        except typer.Exit as exc:
+            raise SystemExit(exc.exit_code) from None
+        except typer.Abort:
+            raise SystemExit(0) from None
+        except click_exc.NoArgsIsHelpError as exc:
+            exc.show()
+            raise SystemExit(2) from None
+        except click_exc.UsageError as exc:
+            fail(usage_error(exc), 2)
+
+    return guarded(typer_main)
+
+
+def guarded(call: Callable[[], Any]) -> None:
+    """Run a command (``call``): its expected failures become one line and an exit code
+    (``ConfigurationError`` 2, other failures 1), a non-zero int result the exit code."""
+    from .._errors import ConfigurationError, StreamlineError
+
+    debug = os.environ.get("STREAMLINE_DEBUG") == "1"
     try:
-        result = command.main(args=argv, prog_name="streamline", standalone_mode=False)
-    except typer.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
-    except typer.Abort:
-        raise SystemExit(0) from None
-    except click_exc.NoArgsIsHelpError as exc:
-        exc.show()
-        raise SystemExit(2) from None
-    except click_exc.UsageError as exc:
-        fail(usage_error(exc), 2)
+        result = call()
     except ConfigurationError as exc:
         fail(str(exc), 2)
     except StreamlineError as exc:

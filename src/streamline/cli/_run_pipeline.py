@@ -127,7 +127,8 @@ def export_connection_options(ctx: typer.Context) -> None:
     """Put the connection options given to streamline into ``STREAMLINE_*`` variables, where
     the user's code (``Producer()``, ``consume(...)``) finds them; checked first (exit 2 if bad)."""
     from .._config import ENV_VARS
-    from ._app import Globals, connection
+    from ._app import connection
+    from ._globals import Globals
 
     connection(ctx)  # validate
     root = ctx.find_root()

@@ -151,12 +151,7 @@ def _store_global(name: str) -> Any:
             return
         from ._app import globals_of
 
-        globals_ = globals_of(ctx)
-        if name in ("log_level", "log_format"):
-            setattr(globals_, name, value)
-            globals_.configure_logging()
-        else:
-            globals_.options[name] = value
+        globals_of(ctx).store(name, value)
 
     return store
 
