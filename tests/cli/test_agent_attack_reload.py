@@ -44,7 +44,7 @@ class RotatingWriter(threading.Thread):
         self.written += n
 
     def run(self) -> None:
-        f = open(self.path, "ab")  # noqa: SIM115
+        f = open(self.path, "ab")
         since = 0
         while not self._finished.is_set():
             self._write(f, 10)
@@ -54,7 +54,7 @@ class RotatingWriter(threading.Thread):
                 os.rename(self.path, f"{self.path}.{self.rotations}")
                 self._write(f, self.linger)  # the application still writes to the renamed file
                 f.close()
-                f = open(self.path, "ab")  # noqa: SIM115
+                f = open(self.path, "ab")
                 since = 0
             time.sleep(0.02)  # pacing the writer, not synchronising the test
         f.close()

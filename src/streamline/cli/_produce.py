@@ -115,6 +115,7 @@ async def _produce_stdin(
     import asyncio
     from collections import deque
 
+    from .._errors import DeliveryError
     from .._models import Record
     from ._shutdown import current
 
@@ -142,19 +143,36 @@ async def _produce_stdin(
             if raw[-1] == b"":
                 raw.pop()  # what follows the last delimiter (nothing, or the held-back tail)
             stripped = [ln[:-1] if ln[-1:] == b"\r" else ln for ln in raw] if newline else raw
+            numbers: list[int] | None = None  # the line number of each item (parsed records)
             if parse is not None:
-                lines, empty, bad = _parsed(stripped, parse, lineno, key_b, headers, partition, invalid)
+                lines, empty, bad, numbers = _parsed(stripped, parse, lineno, key_b, headers, partition, invalid)
                 skipped += empty
             else:
                 lines = [ln for ln in stripped if ln]
                 skipped += len(stripped) - len(lines)
+            first_line = lineno + 1
             lineno += len(stripped)
             if lines:
                 items: Any = lines if simple or parse is not None else [
                     Record(ln, key=key_b, headers=headers, partition=partition) for ln in lines
                 ]
-                pending.append(asyncio.ensure_future(_wait(await producer.submit_many(topic, items))))
-                sent += len(lines)
+                try:
+                    delivery = await producer.submit_many(topic, items)
+                except DeliveryError:
+                    # A record the producer refuses before sending anything (too large): name its
+                    # line, send the ones before it, none after.
+                    refused = _first_refused(producer, items)
+                    if refused is None:
+                        raise
+                    index, why = refused
+                    if numbers is None:
+                        numbers = [n for n, ln in enumerate(stripped, first_line) if ln]
+                    bad = f"line {numbers[index]}: {why}"
+                    items = items[:index]
+                    delivery = await producer.submit_many(topic, items) if items else None
+                if delivery is not None:
+                    pending.append(asyncio.ensure_future(_wait(delivery)))
+                sent += len(items)
                 while len(pending) >= MAX_IN_FLIGHT and not stdin.stopped:
                     # A signal must not wait behind a slow broker: the final wait is bounded.
                     await asyncio.wait({pending[0], stdin.stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -171,11 +189,13 @@ async def _produce_stdin(
 def _parsed(
     records: list[bytes], parse: Any, lineno: int, key: bytes | None, headers: Any, partition: int | None,
     invalid: list[str] | None = None,
-) -> tuple[list[Any], int, str | None]:
+) -> tuple[list[Any], int, str | None, list[int]]:
     """``records`` as :class:`Record` items up to the first bad one: (items, empty records
-    skipped, the error naming the bad record's line number or None). With ``invalid`` (a list:
-    ``--skip-invalid``) bad records are appended to it and skipped instead."""
+    skipped, the error naming the bad record's line number or None, each item's line number).
+    With ``invalid`` (a list: ``--skip-invalid``) bad records are appended to it and skipped
+    instead."""
     items: list[Any] = []
+    numbers: list[int] = []
     empty = 0
     for number, raw in enumerate(records, lineno + 1):
         try:
@@ -184,12 +204,32 @@ def _parsed(
             if invalid is not None:
                 invalid.append(f"line {number}: {exc}")
                 continue
-            return items, empty, f"line {number}: {exc}"
+            return items, empty, f"line {number}: {exc}", numbers
         if record is None:
             empty += 1
         else:
             items.append(record)
-    return items, empty, None
+            numbers.append(number)
+    return items, empty, None, numbers
+
+
+def _first_refused(producer: Any, items: list[Any]) -> tuple[int, str] | None:
+    """The index of the first item the producer refuses before sending (checked one by one,
+    as ``send_many`` checks them: only after it refused the whole call), and why."""
+    from .._errors import DeliveryError
+    from .._models import Record
+
+    for index, item in enumerate(items):
+        try:
+            producer._prepare([item])
+        except DeliveryError:
+            value = item.value if isinstance(item, Record) else item
+            size = len(value) if value is not None else 0
+            return index, (
+                f"a record with a {size:,}-byte value does not fit in --max-message-bytes "
+                f"{producer.max_message_bytes:,}"
+            )
+    return None
 
 
 async def _acknowledged(producer: Any, pending: Any, shutdown: Any) -> None:
