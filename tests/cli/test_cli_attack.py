@@ -179,3 +179,26 @@ def test_topics_create_if_not_exists_raced_by_four_processes(cli, kafka_bootstra
         assert "already exists" in assert_one_error(cli("topics", "create", name), 1)
     finally:
         run_sync(lambda: delete(name))
+
+
+# -- groups reset-offsets while a member is active ----------------------------------------------
+
+async def test_reset_offsets_execute_refuses_while_a_consume_process_is_in_the_group(
+    cli, kafka_bootstrap, new_topic
+) -> None:
+    topic = new_topic(partitions=2)
+    group = f"g-{topic}"
+    await one_by_one(kafka_bootstrap, topic, {0: 2, 1: 2})
+    member = cli.popen("consume", topic, "--group", group, "--from", "beginning", "-f", "{partition}:{offset}")
+    try:
+        assert member.stdout is not None
+        first = await asyncio.to_thread(member.stdout.readline)  # a member with partitions now
+        assert first.strip(), first
+        for args in (["--to-earliest"], ["--to-offset", "0"], ["--shift-by", "-1"]):
+            refused = await asyncio.to_thread(cli, "groups", "reset-offsets", group, "--topic", topic, *args, "--execute")
+            line = assert_one_error(refused, 1)
+            assert "active member" in line and group in line, line
+        assert member.poll() is None  # untouched
+    finally:
+        member.terminate()
+        member.communicate(timeout=60)  # and closes its pipes
