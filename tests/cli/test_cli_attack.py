@@ -202,3 +202,17 @@ async def test_reset_offsets_execute_refuses_while_a_consume_process_is_in_the_g
     finally:
         member.terminate()
         member.communicate(timeout=60)  # and closes its pipes
+
+
+# -- consume --format templates whose format spec cannot apply ----------------------------------
+
+def test_a_template_whose_format_spec_does_not_fit_the_field_is_a_usage_error(cli) -> None:
+    """Found before connecting (exit 2), not as "unexpected ValueError" at the first message."""
+    for template, field in [("{value:d}", "value"), ("{offset:s}", "offset"), ("{key!z}", "key"), ("{partition:=^x}", "partition")]:
+        result = cli("consume", "some-topic", "-f", template, "--exit-at-end", env={"STREAMLINE_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+        line = assert_one_error(result, 2)
+        assert line.startswith(f"streamline: error: bad --format template {template!r}: "), line
+    # Format specs that fit their field stay allowed.
+    from streamline.cli._consume_format import renderer
+
+    assert renderer("{offset:>6} {value!r} {timestamp:,} {partition:03d}")
