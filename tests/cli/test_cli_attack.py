@@ -216,3 +216,32 @@ def test_a_template_whose_format_spec_does_not_fit_the_field_is_a_usage_error(cl
     from streamline.cli._consume_format import renderer
 
     assert renderer("{offset:>6} {value!r} {timestamp:,} {partition:03d}")
+
+
+# -- produce: a line that can never fit is refused as soon as that is known ---------------------
+
+def test_a_line_longer_than_any_record_is_refused_before_its_end_arrives(cli, kafka_bootstrap, new_topic) -> None:
+    """A writer that sends one endless line (no newline, pipe left open): the line cannot fit in
+    --max-message-bytes whatever follows, so produce stops with one error instead of holding
+    ever more of it in memory (and re-copying it on every read: 450 s for a 200 MB line)."""
+    topic = new_topic(partitions=1)
+    proc = subprocess.Popen(
+        [STREAMLINE, "produce", topic, "--max-message-bytes", "100000"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(kafka_bootstrap),
+    )
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(b"first\n" + b"z" * 3_000_000)  # and then nothing: the writer never ends the line
+        proc.stdin.flush()
+        proc.wait(timeout=90)  # stdin stays open (communicate() would close it)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("produce kept waiting for the end of a line that cannot fit") from None
+    finally:
+        proc.stdin.close()
+    out, err = proc.communicate(timeout=60)
+    lines = err.decode().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, (proc.returncode, err)
+    assert lines[0].startswith("streamline: error: line 2: ") and "--max-message-bytes 100,000" in lines[0], lines[0]
+    assert "sent the 1 message before it, none after" in lines[0]
