@@ -92,7 +92,8 @@ def produce_command(
         await producer.start()
         try:
             sent, skipped, bad = await _produce_stdin(
-                producer, topic, key, partition, headers, delim, parse, invalid if skip_invalid else None
+                producer, topic, key, partition, headers, delim, parse, invalid if skip_invalid else None,
+                line_limit=_line_limit(max_message_bytes, input_format),
             )
         finally:
             await producer.stop(timeout=shutdown.remaining(DELIVERY_TIMEOUT))
@@ -108,10 +109,11 @@ def produce_command(
 
 async def _produce_stdin(
     producer: Any, topic: str, key: str | None, partition: int | None, headers: Any,
-    delim: bytes = b"\n", parse: Any = None, invalid: list[str] | None = None,
+    delim: bytes = b"\n", parse: Any = None, invalid: list[str] | None = None, line_limit: int | None = None,
 ) -> tuple[int, int, str | None]:
     """Send every record of stdin; stop early (sending what was read) on the first signal, or at
-    the first record ``parse`` refuses (returned as the third item, naming its line number)."""
+    the first record ``parse`` refuses (returned as the third item, naming its line number), or
+    at a record longer than ``line_limit`` bytes (none that long can fit: not read to its end)."""
     import asyncio
     from collections import deque
 
@@ -125,20 +127,36 @@ async def _produce_stdin(
     pending: deque[Any] = deque()
     sent = skipped = lineno = 0
     bad: str | None = None
-    tail = b""
+    held: list[bytes] = []  # the start of a record whose delimiter has not arrived yet
+    held_bytes = 0
     key_b = key.encode() if key is not None else None
     simple = key is None and partition is None and not headers
     newline = delim == b"\n"
     try:
         while bad is None:
             chunk = await stdin.read()
-            data = tail + chunk
+            if chunk:
+                seam = held[-1][1 - len(delim):] if held and len(delim) > 1 else b""
+                if delim not in (seam + chunk if seam else chunk):
+                    # Still inside one record: keep the pieces (joined once, when it ends).
+                    held.append(chunk)
+                    held_bytes += len(chunk)
+                    if line_limit is not None and held_bytes > line_limit:
+                        bad = (
+                            f"line {lineno + 1}: longer than {held_bytes:,} bytes so far, more than fits in "
+                            f"--max-message-bytes {producer.max_message_bytes:,}"
+                        )
+                    continue
+            data = b"".join((*held, chunk)) if held else chunk
+            held.clear()
+            held_bytes = 0
             if chunk:
                 cut = data.rfind(delim)
                 cut = cut + len(delim) if cut >= 0 else 0
                 data, tail = data[:cut], data[cut:]
-            else:
-                tail = b""
+                if tail:
+                    held.append(tail)
+                    held_bytes = len(tail)
             raw = data.split(delim)
             if raw[-1] == b"":
                 raw.pop()  # what follows the last delimiter (nothing, or the held-back tail)
@@ -184,6 +202,13 @@ async def _produce_stdin(
         stdin.close()
     await _acknowledged(producer, pending, shutdown)
     return sent, skipped, bad
+
+
+def _line_limit(max_message_bytes: int, input_format: str) -> int:
+    """The longest input record that may still fit in a record of ``max_message_bytes`` (with
+    room to spare: the exact check is the producer's). A JSON line may escape every byte of its
+    value as ``\\u00XX``: six times as long."""
+    return (6 if input_format == "json" else 1) * max_message_bytes + 65536
 
 
 def _parsed(
