@@ -64,6 +64,10 @@ MIN_KEYLESS_SLICE = 8
 #: Bytes a one-record batch adds around key, value and headers (batch header 61, record framing
 #: up to ~30): the size check is an upper bound of what aiokafka's batch would measure.
 _RECORD_OVERHEAD = 96
+#: What a value codec's fast path may hand on unchanged: encoded values and tombstones (None
+#: where the item was None, not where the codec returned None).
+_BYTES = frozenset({bytes})
+_ENCODED = frozenset({bytes, type(None)})
 
 #: How long :meth:`Producer.stop` waits for acknowledgements by default when ``timeout`` is None:
 #: the producer's ``delivery_timeout``.
@@ -408,9 +412,17 @@ class Producer:
         if encode is not None and keys is None and ctype is None:
             # Bare values only: one call per value, no tuple or Record per item.
             try:
-                return [encode(v) if type(v) not in (tuple, Record) and v is not None else v for v in items]
+                encoded = [encode(v) if type(v) not in (tuple, Record) and v is not None else v for v in items]
             except Exception:
                 pass  # find the item and the reason below
+            else:
+                # Pairs and Records (whose values still need encoding), or a codec that returned
+                # something other than bytes: item by item below, which says which and why.
+                kinds = set(map(type, encoded))
+                if kinds == _BYTES or (
+                    kinds <= _ENCODED and all(e is not None or v is None for e, v in zip(encoded, items, strict=True))
+                ):
+                    return encoded
         out: list[Item] = []
         append = out.append
         entry: Any
@@ -790,7 +802,8 @@ def _encode(codec: Codec[Any], value: Any, what: str, index: int | None) -> byte
     if type(data) is not bytes:
         if isinstance(data, (bytearray, memoryview)):
             return bytes(data)
-        raise EncodeError(f"the codec {codec!r} returned {type(data).__name__}, not bytes; nothing was sent")
+        where = f"item {index}: " if index is not None else ""
+        raise EncodeError(f"{where}the codec {codec!r} returned {type(data).__name__}, not bytes; nothing was sent")
     return data
 
 

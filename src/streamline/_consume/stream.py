@@ -20,12 +20,11 @@ import logging
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from itertools import islice
-from operator import attrgetter
+from operator import attrgetter, length_hint
 from types import TracebackType
-from typing import Any, Generic
+from typing import Any, Generic, cast
 
 import anyio
 
@@ -115,6 +114,8 @@ class MessageStream(Generic[V, K]):
         self._workers: PartitionWorkers | None = None
         self._buffer: list[Message] = []  # the batch handed out message by message
         self._index = 0
+        #: Without a group: the batch being walked by ``async for`` and the walk's iterator.
+        self._solo: tuple[list[Message], Iterator[Message]] | None = None
         self._chunks: deque[list[Message]] = deque()  # fetched, not handed out yet
         self._chunked = 0  # messages in _chunks
         self._pending: Message | None = None  # auto mode: handed out, not finished by the body
@@ -398,6 +399,11 @@ class MessageStream(Generic[V, K]):
     def _put_back(self) -> None:
         """A new iteration starts while a batch is in hand (the loop over it was left): hand it
         out again rather than count it as processed."""
+        solo, self._solo = self._solo, None
+        if solo is not None and solo[0] is self._buffer:
+            # A per-message loop without a group was left mid-batch: what it did not hand out
+            # is handed out next.
+            self._index = len(solo[0]) - length_hint(solo[1])
         batch, self._pending_batch = self._pending_batch, None
         if batch is not None:
             self._chunks.appendleft(batch)
@@ -486,8 +492,15 @@ class MessageStream(Generic[V, K]):
         while True:
             buffer = self._buffer
             if solo:
-                start, self._index = self._index, len(buffer)  # hand out the rest of this batch
-                for msg in buffer if start == 0 else islice(buffer, start, None):
+                # Hand out the rest of this batch as a plain list walk. The list iterator keeps
+                # the position: a loop left with ``break`` and started again resumes after the
+                # message it broke on (see _put_back), not after the whole batch.
+                rest = iter(buffer)
+                if self._index:
+                    cast(Any, rest).__setstate__(self._index)
+                self._index = len(buffer)
+                self._solo = (buffer, rest)
+                for msg in rest:
                     yield msg  # (close() empties the list in place: the loop stops)
             elif track:
                 # Handing out the next message says the loop body finished the one before, so

@@ -37,6 +37,7 @@ from .files import (
     Opened,
     Turn,
     check_readable,
+    excluded,
     find_by_identity,
     find_copy,
     find_rotated,
@@ -762,6 +763,8 @@ class Reader:
             path = record["path"]
             if key in present or not self._follows(path):
                 continue
+            if self.options.exclude and excluded(path, self.options.exclude):
+                continue  # excluded since it was saved (a reload): not ours now; the record stays
             identity = record_identity(record)
             moved = await anyio.to_thread.run_sync(find_by_identity, path, identity)
             if moved is None:

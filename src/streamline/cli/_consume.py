@@ -185,7 +185,7 @@ def consume_command(
         # end (Kafka would reset it to the beginning), and what precedes it is dropped below.
         plan.stream_start = {p: min(s, marks[p].high) for p, s in plan.starts.items()}
         past = [(p, s, marks[p].high) for p, s in sorted(plan.starts.items()) if s > marks[p].high]
-        if past:
+        if past and not exit_at_end:  # --exit-at-end waits for nothing: those partitions are done
             _note("; ".join(f"waiting for new messages in {topic}[{p}]: offset {s} is past its end ({high})" for p, s, high in past))
         return plan
 

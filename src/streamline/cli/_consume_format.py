@@ -203,6 +203,13 @@ def render_value(batch: Sequence[Any]) -> bytes:
     return b"\n".join(values)
 
 
+#: A message's fields as a template sees them (types only): checks a template's format specs.
+_SAMPLE = {
+    "topic": "t", "partition": 0, "offset": 0, "key": "", "value": "", "timestamp": 0,
+    "timestamp_iso": "1970-01-01T00:00:00.000Z", "headers": "",
+}
+
+
 def template_renderer(template: str) -> Render:
     """A renderer for a ``{field}`` template; ``ValueError`` names an unknown or malformed field."""
     try:
@@ -215,9 +222,13 @@ def template_renderer(template: str) -> Render:
                 f"unknown --format field {{{name}}}: use text, json, value or a template "
                 f"with {', '.join('{' + f + '}' for f in FIELDS)}"
             )
+    line = template + "\n"
+    try:  # a conversion or format spec that cannot apply to its field ({value:d}): said now
+        line.format_map(_SAMPLE)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"bad --format template {template!r}: {exc}") from None
     compiled = _compile_template(template)
     wanted = set(names)
-    line = template + "\n"
 
     def render_each(batch: Sequence[Any]) -> bytes:
         out = []

@@ -92,7 +92,8 @@ def produce_command(
         await producer.start()
         try:
             sent, skipped, bad = await _produce_stdin(
-                producer, topic, key, partition, headers, delim, parse, invalid if skip_invalid else None
+                producer, topic, key, partition, headers, delim, parse, invalid if skip_invalid else None,
+                line_limit=_line_limit(max_message_bytes, input_format),
             )
         finally:
             await producer.stop(timeout=shutdown.remaining(DELIVERY_TIMEOUT))
@@ -108,13 +109,15 @@ def produce_command(
 
 async def _produce_stdin(
     producer: Any, topic: str, key: str | None, partition: int | None, headers: Any,
-    delim: bytes = b"\n", parse: Any = None, invalid: list[str] | None = None,
+    delim: bytes = b"\n", parse: Any = None, invalid: list[str] | None = None, line_limit: int | None = None,
 ) -> tuple[int, int, str | None]:
     """Send every record of stdin; stop early (sending what was read) on the first signal, or at
-    the first record ``parse`` refuses (returned as the third item, naming its line number)."""
+    the first record ``parse`` refuses (returned as the third item, naming its line number), or
+    at a record longer than ``line_limit`` bytes (none that long can fit: not read to its end)."""
     import asyncio
     from collections import deque
 
+    from .._errors import DeliveryError
     from .._models import Record
     from ._shutdown import current
 
@@ -124,37 +127,70 @@ async def _produce_stdin(
     pending: deque[Any] = deque()
     sent = skipped = lineno = 0
     bad: str | None = None
-    tail = b""
+    held: list[bytes] = []  # the start of a record whose delimiter has not arrived yet
+    held_bytes = 0
     key_b = key.encode() if key is not None else None
     simple = key is None and partition is None and not headers
     newline = delim == b"\n"
     try:
         while bad is None:
             chunk = await stdin.read()
-            data = tail + chunk
+            if chunk:
+                seam = held[-1][1 - len(delim):] if held and len(delim) > 1 else b""
+                if delim not in (seam + chunk if seam else chunk):
+                    # Still inside one record: keep the pieces (joined once, when it ends).
+                    held.append(chunk)
+                    held_bytes += len(chunk)
+                    if line_limit is not None and held_bytes > line_limit:
+                        bad = (
+                            f"line {lineno + 1}: longer than {held_bytes:,} bytes so far, more than fits in "
+                            f"--max-message-bytes {producer.max_message_bytes:,}"
+                        )
+                    continue
+            data = b"".join((*held, chunk)) if held else chunk
+            held.clear()
+            held_bytes = 0
             if chunk:
                 cut = data.rfind(delim)
                 cut = cut + len(delim) if cut >= 0 else 0
                 data, tail = data[:cut], data[cut:]
-            else:
-                tail = b""
+                if tail:
+                    held.append(tail)
+                    held_bytes = len(tail)
             raw = data.split(delim)
             if raw[-1] == b"":
                 raw.pop()  # what follows the last delimiter (nothing, or the held-back tail)
             stripped = [ln[:-1] if ln[-1:] == b"\r" else ln for ln in raw] if newline else raw
+            numbers: list[int] | None = None  # the line number of each item (parsed records)
             if parse is not None:
-                lines, empty, bad = _parsed(stripped, parse, lineno, key_b, headers, partition, invalid)
+                lines, empty, bad, numbers = _parsed(stripped, parse, lineno, key_b, headers, partition, invalid)
                 skipped += empty
             else:
                 lines = [ln for ln in stripped if ln]
                 skipped += len(stripped) - len(lines)
+            first_line = lineno + 1
             lineno += len(stripped)
             if lines:
                 items: Any = lines if simple or parse is not None else [
                     Record(ln, key=key_b, headers=headers, partition=partition) for ln in lines
                 ]
-                pending.append(asyncio.ensure_future(_wait(await producer.submit_many(topic, items))))
-                sent += len(lines)
+                try:
+                    delivery = await producer.submit_many(topic, items)
+                except DeliveryError:
+                    # A record the producer refuses before sending anything (too large): name its
+                    # line, send the ones before it, none after.
+                    refused = _first_refused(producer, items)
+                    if refused is None:
+                        raise
+                    index, why = refused
+                    if numbers is None:
+                        numbers = [n for n, ln in enumerate(stripped, first_line) if ln]
+                    bad = f"line {numbers[index]}: {why}"
+                    items = items[:index]
+                    delivery = await producer.submit_many(topic, items) if items else None
+                if delivery is not None:
+                    pending.append(asyncio.ensure_future(_wait(delivery)))
+                sent += len(items)
                 while len(pending) >= MAX_IN_FLIGHT and not stdin.stopped:
                     # A signal must not wait behind a slow broker: the final wait is bounded.
                     await asyncio.wait({pending[0], stdin.stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -168,14 +204,23 @@ async def _produce_stdin(
     return sent, skipped, bad
 
 
+def _line_limit(max_message_bytes: int, input_format: str) -> int:
+    """The longest input record that may still fit in a record of ``max_message_bytes`` (with
+    room to spare: the exact check is the producer's). A JSON line may escape every byte of its
+    value as ``\\u00XX``: six times as long."""
+    return (6 if input_format == "json" else 1) * max_message_bytes + 65536
+
+
 def _parsed(
     records: list[bytes], parse: Any, lineno: int, key: bytes | None, headers: Any, partition: int | None,
     invalid: list[str] | None = None,
-) -> tuple[list[Any], int, str | None]:
+) -> tuple[list[Any], int, str | None, list[int]]:
     """``records`` as :class:`Record` items up to the first bad one: (items, empty records
-    skipped, the error naming the bad record's line number or None). With ``invalid`` (a list:
-    ``--skip-invalid``) bad records are appended to it and skipped instead."""
+    skipped, the error naming the bad record's line number or None, each item's line number).
+    With ``invalid`` (a list: ``--skip-invalid``) bad records are appended to it and skipped
+    instead."""
     items: list[Any] = []
+    numbers: list[int] = []
     empty = 0
     for number, raw in enumerate(records, lineno + 1):
         try:
@@ -184,12 +229,32 @@ def _parsed(
             if invalid is not None:
                 invalid.append(f"line {number}: {exc}")
                 continue
-            return items, empty, f"line {number}: {exc}"
+            return items, empty, f"line {number}: {exc}", numbers
         if record is None:
             empty += 1
         else:
             items.append(record)
-    return items, empty, None
+            numbers.append(number)
+    return items, empty, None, numbers
+
+
+def _first_refused(producer: Any, items: list[Any]) -> tuple[int, str] | None:
+    """The index of the first item the producer refuses before sending (checked one by one,
+    as ``send_many`` checks them: only after it refused the whole call), and why."""
+    from .._errors import DeliveryError
+    from .._models import Record
+
+    for index, item in enumerate(items):
+        try:
+            producer._prepare([item])
+        except DeliveryError:
+            value = item.value if isinstance(item, Record) else item
+            size = len(value) if value is not None else 0
+            return index, (
+                f"a record with a {size:,}-byte value does not fit in --max-message-bytes "
+                f"{producer.max_message_bytes:,}"
+            )
+    return None
 
 
 async def _acknowledged(producer: Any, pending: Any, shutdown: Any) -> None:

@@ -81,10 +81,10 @@ def _json_record(raw: bytes, key: bytes | None, headers: Any, partition: int | N
     if "value" not in obj:
         raise ValueError('no "value" (null for a tombstone)')
     part = obj.get("partition", partition)
-    if part is not None and (isinstance(part, bool) or not isinstance(part, int) or part < 0):
+    if part is not None and (isinstance(part, bool) or not isinstance(part, int) or not 0 <= part < 2**31):
         raise ValueError(f'"partition" must be a number >= 0 (got {part!r})')
     stamp = obj.get("timestamp")
-    if stamp is not None and (isinstance(stamp, bool) or not isinstance(stamp, int) or stamp < 0):
+    if stamp is not None and (isinstance(stamp, bool) or not isinstance(stamp, int) or not 0 <= stamp < 2**63):
         raise ValueError(f'"timestamp" must be milliseconds since the epoch (got {stamp!r})')
     value = obj["value"]
     return Record(
