@@ -410,3 +410,46 @@ def test_inputs_swapped_by_a_reload_do_not_ship_a_shared_file_again(
         agent.kill()
     # Every line once over both topics: the hand-over neither repeats nor loses lines.
     exactly_once(a_values + b_values, expected("shared", 0, 50))
+
+
+_HANGUP_WHILE_LOADING = """
+import os, signal, sys
+from importlib.abc import MetaPathFinder
+
+
+class HangupOnTyper(MetaPathFinder):
+    # `systemctl reload` right after a start: the SIGHUP lands while the CLI is still loading.
+    def find_spec(self, name, path=None, target=None):
+        if name == "typer":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGHUP)
+        return None
+
+
+sys.meta_path.insert(0, HangupOnTyper())
+from streamline.cli import main
+
+sys.argv = ["streamline", *sys.argv[1:]]
+sys.exit(main())
+"""
+
+
+@pytest.mark.timeout(180)  # a hang guard
+def test_a_sighup_while_the_cli_is_still_loading_does_not_kill_the_agent(
+    kafka_bootstrap: str, new_topic, tmp_path: Path
+) -> None:
+    """A SIGHUP delivered while the command line is still importing (before the agent's own
+    handler exists) is remembered, not the default action that kills the process."""
+    import sys
+
+    topic = new_topic(partitions=1)
+    log = tmp_path / "app.log"
+    log.write_bytes(numbered("early", 0, 50))
+    config = tmp_path / "agent.toml"
+    config.write_text(agent_toml(tmp_path / "cp", [{"name": "app", "paths": [str(log)], "topic": topic, "start": "beginning"}]))
+    done = subprocess.run(
+        [sys.executable, "-c", _HANGUP_WHILE_LOADING, "agent", "--config", str(config), "--once", "-q"],
+        stdin=subprocess.DEVNULL, capture_output=True, env=clean_env(kafka_bootstrap), timeout=150,
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr.decode(errors="replace"))
+    exactly_once(read_values(kafka_bootstrap, topic, 50), expected("early", 0, 50))

@@ -13,6 +13,13 @@ if TYPE_CHECKING:
 
 __all__ = ["app", "main"]
 
+#: SIGHUPs that arrived before ``agent`` installed its reload handler (see :func:`main`).
+early_hangups: list[int] = []
+
+
+def _remember_hangup(signum: int, frame: object) -> None:
+    early_hangups.append(signum)
+
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point for ``streamline``."""
@@ -21,6 +28,12 @@ def main(argv: list[str] | None = None) -> Any:
     from ._fast import answer, read_command, run_command
 
     args = sys.argv[1:] if argv is None else argv
+    if argv is None and next((a for a in args if not a.startswith("-")), None) == "agent":
+        # SIGHUP's default action kills the process: `systemctl reload` right after a start must
+        # not, so it is remembered from here on and applied once the agent runs.
+        import signal
+
+        signal.signal(signal.SIGHUP, _remember_hangup)
     if answer(args):
         return None
     line = read_command(args)

@@ -121,7 +121,8 @@ def agent_command(
     )
     # Until the loop's handler is installed, a SIGHUP (whose default action kills the process)
     # is remembered and applied once the agent runs.
-    early_reload: list[int] = []
+    from . import early_hangups as early_reload  # main() may have installed this already
+
     if not check:
         signal.signal(signal.SIGHUP, lambda signum, frame: early_reload.append(signum))
     config = load_config(config_path, overrides)
