@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from types import TracebackType
 from typing import Any
@@ -23,7 +23,7 @@ from ._cleanup import finish
 from ._codecs import CONTENT_TYPE_HEADER, Codec, EncodeError, as_codec, describe_codec
 from ._config import ConnectionConfig
 from ._errors import ConfigurationError, DeliveryError, StreamlineError, TopicError
-from ._internals import values_appender
+from ._internals import records_appender, values_appender
 from ._metrics import tracing as _tracing
 from ._models import Record, RecordMetadata
 from ._partitioner import HashPartitioner, make_partitioner
@@ -64,6 +64,12 @@ MIN_KEYLESS_SLICE = 8
 #: Bytes a one-record batch adds around key, value and headers (batch header 61, record framing
 #: up to ~30): the size check is an upper bound of what aiokafka's batch would measure.
 _RECORD_OVERHEAD = 96
+
+#: A record with neither key nor value.
+_TOMBSTONE_NEEDS_KEY = (
+    "a null value (a tombstone) needs a key: compaction deletes the records of that key, "
+    "and a tombstone without one deletes nothing"
+)
 
 #: How long :meth:`Producer.stop` waits for acknowledgements by default when ``timeout`` is None:
 #: the producer's ``delivery_timeout``.
@@ -288,6 +294,8 @@ class Producer:
             if ctype is not None and not _has_content_type(hdrs):
                 hdrs = [*(hdrs or ()), ctype]
         value_b = to_bytes(value, "value")
+        if value_b is None and key_b is None:
+            raise ConfigurationError(_TOMBSTONE_NEEDS_KEY)
         partition = check_partition(partition)
         size = _record_size((key_b, value_b, hdrs, timestamp_ms, partition))
         if size > self.max_message_bytes - _RECORD_OVERHEAD:
@@ -411,6 +419,7 @@ class Producer:
                 return [encode(v) if type(v) not in (tuple, Record) and v is not None else v for v in items]
             except Exception:
                 pass  # find the item and the reason below
+        ctype_headers = [ctype] if ctype is not None else None  # never mutated
         out: list[Item] = []
         append = out.append
         entry: Any
@@ -435,8 +444,8 @@ class Producer:
                 v = _encode(codec, v, "value", index)
             if keys is not None and k is not None:
                 k = _encode(keys, k, "key", index)
-            if ctype is not None and v is not None:
-                append(Record(v, key=k, headers=[ctype]))
+            if ctype_headers is not None and v is not None:
+                append(Record(v, key=k, headers=ctype_headers))  # one list for all: checked once
             elif kind is tuple:
                 append((k, v))
             else:
@@ -458,11 +467,38 @@ class Producer:
             return keyed, True
         longest = 0
         bare = False
+        last_headers: Any = None  # the headers list of the previous record and its checked form
+        checked: list[tuple[str, bytes]] | None = None
+        headers_size = 0
         for index, item in enumerate(items):
             kind = type(item)
             if kind is bytes and spread_keyless:
                 bare = True  # the hot path: a bare value, no tuple; sizes checked below in bulk
                 continue
+            if kind is Record:
+                # The path of records with headers (the agent's metadata, content types): bytes
+                # and a list of (str, bytes) pairs are checked and measured here, inline;
+                # anything else takes the general path below (conversions, error messages).
+                rec: Record = item  # type: ignore[assignment]
+                key, value, headers = rec.key, rec.value, rec.headers
+                if (
+                    (type(value) is bytes or (value is None and type(key) is bytes))
+                    and (key is None or type(key) is bytes)
+                    and rec.partition is None
+                    and rec.timestamp_ms is None
+                    and (headers is None or type(headers) is list)
+                ):
+                    if headers is not last_headers:  # a list shared by records is checked once
+                        checked, headers_size = _checked_headers(headers)
+                        last_headers = headers
+                    if headers_size >= 0:
+                        size = _RECORD_OVERHEAD + headers_size + (len(value) if value is not None else 0)
+                        if key is not None:
+                            size += len(key)
+                        if size > limit:
+                            raise self._too_large(index, size)
+                        keyed[index] = (key, value, checked, None, None)
+                        continue
             if kind is bytes:
                 record: _Prepared = (None, item, None, None, None)  # type: ignore[assignment]
             elif kind is str:
@@ -476,7 +512,7 @@ class Producer:
                     ) from None
                 record = (to_bytes(k, "key"), to_bytes(v, "value"), None, None, None)  # type: ignore[arg-type]
             elif kind is Record:
-                rec: Record = item  # type: ignore[assignment]
+                rec = item  # type: ignore[assignment]  # (Record: the fast branch above declares it)
                 record = (
                     to_bytes(rec.key, "key"), to_bytes(rec.value, "value"), check_headers(rec.headers),
                     rec.timestamp_ms, check_partition(rec.partition),
@@ -488,6 +524,8 @@ class Producer:
                     f"send_many items must be bytes, str, (key, value) pairs or Record "
                     f"(item {index} is {kind.__name__})"
                 )
+            if record[1] is None and record[0] is None:
+                raise ConfigurationError(f"item {index}: {_TOMBSTONE_NEEDS_KEY}; nothing was sent")
             size = _record_size(record)
             if size > limit:
                 raise self._too_large(index, size)
@@ -539,7 +577,7 @@ class Producer:
                 if explicit >= count:
                     raise TopicError(_no_partition(topic, explicit, count))
                 buckets.setdefault(explicit, []).append((index, record))
-            elif record[0] is None and spread_keyless and record[2] is None and record[3] is None:
+            elif record[0] is None and spread_keyless:
                 keyless.append(index)
             else:
                 buckets.setdefault(choose(record[0], count), []).append((index, record))
@@ -569,40 +607,22 @@ class Producer:
         delivery: Delivery,
         trace: list[tuple[str, bytes]] | None = None,
     ) -> None:
-        if trace is None and records and type(records[0]) is bytes:  # keyless, headerless: the shipping hot path
-            # One timestamp per call: the records are appended within the same millisecond or so.
-            now = int(time.time() * 1000)
-            position, total = 0, len(records)
-            while position < total:
-                batch = producer.create_batch()
-                # An empty batch takes any record (one too large for it is refused in _send_batch).
-                end = values_appender(batch)(records, position, now)
-                if end == position:
-                    raise AssertionError("aiokafka refused a record for an empty batch")
-                delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[position:end])
-                position = end
-            return
-        batch = producer.create_batch()
-        append = batch.append
-        start = 0
-        if records and type(records[0]) is bytes:  # bare values with the send span's trace headers
-            for position, value in enumerate(records):
-                if append(key=None, value=value, timestamp=None, headers=trace) is None:
-                    delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[start:position])
-                    start = position
-                    batch = producer.create_batch()
-                    append = batch.append
-                    append(key=None, value=value, timestamp=None, headers=trace)  # an empty batch takes any record
-        else:
-            for position, (key, value, headers, ts, _) in enumerate(records):
-                if append(key=key, value=value, timestamp=ts, headers=headers) is None:
-                    delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[start:position])
-                    start = position
-                    batch = producer.create_batch()
-                    append = batch.append
-                    append(key=key, value=value, timestamp=ts, headers=headers)
-        if batch.record_count():
-            delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[start:])
+        # One timestamp per call: the records are appended within the same millisecond or so.
+        now = int(time.time() * 1000)
+        appender: Callable[[Any], Callable[[Sequence[Any], int, int], int]]
+        if records and type(records[0]) is bytes:  # bare values (with the send span's trace headers)
+            appender = partial(values_appender, headers=trace)
+        else:  # checked (key, value, headers, timestamp, partition) records
+            appender = records_appender
+        position, total = 0, len(records)
+        while position < total:
+            batch = producer.create_batch()
+            # An empty batch takes any record (one too large for it is refused in _send_batch).
+            end = appender(batch)(records, position, now)
+            if end == position:
+                raise AssertionError("aiokafka refused a record for an empty batch")
+            delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[position:end])
+            position = end
 
     async def _send_batch(self, producer: Any, batch: Any, topic: str, partition: int) -> Any:
         # Only a lone record appended to an empty batch can outgrow the batch; one check per batch.
@@ -762,6 +782,22 @@ def _traced_plan(
             records = [(k, v, with_trace(h, trace), ts, p) for k, v, h, ts, p in records]
         traced[partition] = (records, indices)
     return span, trace, traced
+
+
+def _checked_headers(headers: list[Any] | None) -> tuple[list[tuple[str, bytes]] | None, int]:
+    """``(a copy of headers, their size as _record_size counts it)`` when every header is a
+    ``(non-empty str, bytes)`` tuple; ``(None, -1)`` otherwise (the general path decides)."""
+    if not headers:
+        return None, 0
+    size = 0
+    for pair in headers:
+        if type(pair) is not tuple or len(pair) != 2:
+            return None, -1
+        name, data = pair
+        if type(name) is not str or not name or type(data) is not bytes:
+            return None, -1
+        size += (len(name) if name.isascii() else len(name.encode())) + len(data) + 10
+    return list(headers), size
 
 
 def _first(pair: tuple[int, Any]) -> int:
