@@ -271,3 +271,80 @@ def _append_records_public(batch: Any, records: Sequence[Any], start: int, times
             break
         index += 1
     return index
+
+
+def columns_appender(
+    batch: Any,
+    values: Sequence[bytes],
+    keys: Sequence[bytes | None] | None,
+    headers: list[tuple[str, bytes]],
+    slot: int,
+    name: str,
+    varying: Sequence[bytes],
+) -> Callable[[Sequence[int], int, int], int]:
+    """``append(indices, start, timestamp_ms)`` like :func:`values_appender`, for records given
+    as columns (checked): record ``i`` is ``values[i]`` with ``keys[i]`` (if keys) and
+    ``headers``, in which ``headers[slot]`` is ``(name, varying[i])`` (if ``slot >= 0``).
+    Returns the position in ``indices`` of the first record that did not fit.
+
+    ``headers`` is one list, its per-record entry replaced before each append: the compiled
+    builder encodes a record when it is appended, so no list, tuple or record object is made
+    per record (their allocation and garbage collection are most of what headers cost).
+    """
+    columns = (values, keys, list(headers), slot, name, varying)
+    if not _compiled_shape(batch):
+        return partial(_append_columns_public, batch, *columns)
+    return partial(_append_columns_compiled, batch, batch._builder.append, *columns)
+
+
+def _append_columns_compiled(
+    batch: Any,
+    append: Callable[..., Any],
+    values: Sequence[bytes],
+    keys: Sequence[bytes | None] | None,
+    template: list[tuple[str, bytes]],
+    slot: int,
+    name: str,
+    varying: Sequence[bytes],
+    indices: Sequence[int],
+    start: int,
+    timestamp_ms: int,
+) -> int:
+    offset = batch._relative_offset
+    position = start
+    try:
+        for i in islice(indices, start, None):
+            if slot >= 0:
+                template[slot] = (name, varying[i])
+            if append(offset, timestamp_ms, None if keys is None else keys[i], values[i], template) is None:
+                batch.close()
+                break
+            offset += 1
+            position += 1
+    finally:
+        batch._relative_offset = offset
+    return position
+
+
+def _append_columns_public(
+    batch: Any,
+    values: Sequence[bytes],
+    keys: Sequence[bytes | None] | None,
+    template: list[tuple[str, bytes]],
+    slot: int,
+    name: str,
+    varying: Sequence[bytes],
+    indices: Sequence[int],
+    start: int,
+    timestamp_ms: int,
+) -> int:
+    append = batch.append
+    position = start
+    for i in islice(indices, start, None):
+        if slot >= 0:
+            template[slot] = (name, varying[i])
+        key = None if keys is None else keys[i]
+        if append(key=key, value=values[i], timestamp=timestamp_ms, headers=template) is None:
+            break
+        position += 1
+    return position
