@@ -65,12 +65,6 @@ MIN_KEYLESS_SLICE = 8
 #: up to ~30): the size check is an upper bound of what aiokafka's batch would measure.
 _RECORD_OVERHEAD = 96
 
-#: A record with neither key nor value.
-_TOMBSTONE_NEEDS_KEY = (
-    "a null value (a tombstone) needs a key: compaction deletes the records of that key, "
-    "and a tombstone without one deletes nothing"
-)
-
 #: How long :meth:`Producer.stop` waits for acknowledgements by default when ``timeout`` is None:
 #: the producer's ``delivery_timeout``.
 
@@ -276,7 +270,8 @@ class Producer:
         """Send one record and return where the broker stored it.
 
         ``value`` (and ``key``) are bytes or str, or values of the producer's codec (``codec=``
-        for this call).
+        for this call). ``value=None`` sends a null value: a tombstone with a key; without one
+        a null record as Kafka takes it (a compacted topic refuses records without a key).
 
         >>> md = await producer.send("logs", "hello", key="k")  # doctest: +SKIP
         >>> md.partition, md.offset  # doctest: +SKIP
@@ -294,8 +289,6 @@ class Producer:
             if ctype is not None and not _has_content_type(hdrs):
                 hdrs = [*(hdrs or ()), ctype]
         value_b = to_bytes(value, "value")
-        if value_b is None and key_b is None:
-            raise ConfigurationError(_TOMBSTONE_NEEDS_KEY)
         partition = check_partition(partition)
         size = _record_size((key_b, value_b, hdrs, timestamp_ms, partition))
         if size > self.max_message_bytes - _RECORD_OVERHEAD:
@@ -308,10 +301,13 @@ class Producer:
             raise TopicError(_no_partition(topic, partition, count))
         span, hdrs = _tracing.traced_send(topic, partition, hdrs)  # (None, hdrs) unless tracing
         try:
-            future = await producer.send(
-                topic, value_b, key=key_b, partition=partition, headers=hdrs, timestamp_ms=timestamp_ms
-            )
-            md = await future
+            if value_b is None and key_b is None:
+                md = await self._send_null(producer, topic, partition, hdrs, timestamp_ms)
+            else:
+                future = await producer.send(
+                    topic, value_b, key=key_b, partition=partition, headers=hdrs, timestamp_ms=timestamp_ms
+                )
+                md = await future
         except KafkaError as exc:
             self._count(topic)[2] += 1
             if span is not None:
@@ -325,6 +321,21 @@ class Producer:
         if md is None:  # acks=0: the broker sends no answer, so there is no offset to report
             return RecordMetadata(topic, partition, -1, -1)
         return RecordMetadata(md.topic, md.partition, md.offset, md.timestamp)
+
+    async def _send_null(
+        self, producer: Any, topic: str, partition: int, headers: list[tuple[str, bytes]] | None, timestamp_ms: int | None
+    ) -> Any:
+        """A record with neither key nor value, as a one-record batch: Kafka takes it (a topic
+        that is compacted refuses records without a key), aiokafka's ``send`` asserts it away.
+        The batch's answer is the record's: its base offset, the broker's time (-1: ours)."""
+        stamp = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
+        batch = producer.create_batch()
+        batch.append(key=None, value=None, timestamp=stamp, headers=headers or [])
+        batch.close()
+        md = await (await producer.send_batch(batch, topic, partition=partition))
+        if md is not None and md.timestamp == -1:
+            return RecordMetadata(md.topic, md.partition, md.offset, stamp)
+        return md
 
     async def send_many(
         self, topic: str, items: Iterable[Item], *, codec: Any = _PRODUCER, key_codec: Any = _PRODUCER
@@ -542,7 +553,7 @@ class Producer:
                     rec: Record = item  # type: ignore[assignment]
                     key, value, headers = rec.key, rec.value, rec.headers
                     if (
-                        (type(value) is bytes or (value is None and type(key) is bytes))
+                        (type(value) is bytes or value is None)
                         and (key is None or type(key) is bytes)
                         and rec.partition is None
                         and rec.timestamp_ms is None
@@ -584,8 +595,6 @@ class Producer:
                         f"send_many items must be bytes, str, (key, value) pairs or Record "
                         f"(item {index} is {kind.__name__})"
                     )
-                if record[1] is None and record[0] is None:
-                    raise ConfigurationError(f"item {index}: {_TOMBSTONE_NEEDS_KEY}; nothing was sent")
                 size = _record_size(record)
                 if size > limit:
                     raise self._too_large(index, size)

@@ -82,3 +82,21 @@ async def test_record_columns_arrive_as_the_records_they_stand_for(kafka_bootstr
             partitions_of_key.setdefault(m.key, set()).add(m.partition)
     assert all(len(p) == 1 for p in partitions_of_key.values())  # the key decides, as for any keyed record
     assert in_input_order_per_partition(messages, lambda m: (m.key is not None, int(m.value.split()[1])))
+
+
+async def test_null_values_with_and_without_a_key_arrive_as_null(kafka_bootstrap, new_topic) -> None:
+    # aiokafka's send() asserts a record has a key or a value; Kafka does not ask that (only a
+    # compacted topic refuses records without a key): send and send_many both send it.
+    topic = new_topic(partitions=1)
+    async with Producer(kafka_bootstrap) as producer:
+        first = await producer.send(topic, "before")
+        null = await producer.send(topic, None, headers={"why": "deleted"}, timestamp_ms=1_700_000_000_123)
+        keyed = await producer.send(topic, None, key="user-1")
+        assert await producer.send_many(topic, [Record(None), (None, None), Record(None, key=b"user-2")]) == 3
+    assert (null.partition, null.offset, null.timestamp) == (0, first.offset + 1, 1_700_000_000_123)
+    assert keyed.offset == first.offset + 2
+    messages = sorted(await read_messages(kafka_bootstrap, topic, 6), key=lambda m: m.offset)
+    assert [(m.key, m.value) for m in messages] == [
+        (None, b"before"), (None, None), (b"user-1", None), (None, None), (None, None), (b"user-2", None)
+    ]
+    assert list(messages[1].headers) == [("why", b"deleted")] and messages[1].timestamp == 1_700_000_000_123

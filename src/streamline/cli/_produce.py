@@ -62,8 +62,6 @@ def produce_command(
     check_topic(topic)
     if value == "" and not null:
         fail("the message value must not be empty (--value ''; --null sends a tombstone)", 2)
-    if null and key is None and key_separator is None and input_format == "text" and not value:
-        fail("--null sends tombstones (null values), which need a key: add --key K or --key-separator SEP", 2)
     from ._produce_input import parse_delimiter, record_parser
 
     try:

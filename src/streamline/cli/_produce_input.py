@@ -87,12 +87,9 @@ def _json_record(raw: bytes, key: bytes | None, headers: Any, partition: int | N
     if stamp is not None and (isinstance(stamp, bool) or not isinstance(stamp, int) or stamp < 0):
         raise ValueError(f'"timestamp" must be milliseconds since the epoch (got {stamp!r})')
     value = obj["value"]
-    record_key = _bytes(obj["key"], "key") if "key" in obj else key
-    if value is None and record_key is None:
-        raise ValueError('a null "value" (a tombstone) needs a "key" (or --key)')
     return Record(
         _json_value(value) if isinstance(value, (dict, list)) and not _is_base64(value) else _bytes(value, "value"),
-        key=record_key,
+        key=_bytes(obj["key"], "key") if "key" in obj else key,
         headers=_headers(obj["headers"]) if "headers" in obj else headers,
         partition=part,
         timestamp_ms=stamp,
