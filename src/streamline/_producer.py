@@ -778,8 +778,9 @@ class RecordColumns(Sequence[Record]):
     adds one header whose value differs per record (``values[i]`` for record ``i``) at
     ``position`` among them. A log agent's records (a line, the file's host and path, the
     line's offset) are these; sent this way they cost little more than bare values.
-    Everything is checked as for records before anything is sent. Indexing gives a
-    :class:`Record` (what a retry of some of them sends).
+    Everything is checked as for records before anything is sent (the columns must not change
+    until :meth:`Producer.submit_many` returns). Indexing gives a :class:`Record` (what a
+    retry of some of them sends).
 
     >>> columns = RecordColumns([b"a", b"b"], headers=[("host", b"web-1")],
     ...                         varying=("offset", [b"0", b"2"], 1))
