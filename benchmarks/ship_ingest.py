@@ -2,13 +2,15 @@
 
     python -m benchmarks.ship_ingest [--lines 1000000] [--rounds 5] [--bootstrap HOST:PORT]
                                      [--baseline /work/main/.venv/bin/streamline]
+                                     [--baseline-cases headers,envelope]
 
 Each round runs, interleaved, ``streamline ship --once`` over files of the same number of lines
 (126-byte access-log lines):
 
 - ``plain``: the access log as it is (the fast path);
 - ``baseline`` (with ``--baseline``): the same plain ship by another installed ``streamline``
-  (e.g. the main branch), to show that plain ship's speed did not change;
+  (e.g. the main branch), to show that plain ship's speed did not change; ``--baseline-cases``
+  runs other cases with it too (``headers@baseline``...): before and after in the same run;
 - ``multiline``: Java-style events of 1-5 lines (``--multiline indented``), counted in lines;
 - ``json``: one JSON object per line (``--parser json``);
 - ``headers``: the access log with ``--header host --header path --header offset``;
@@ -98,6 +100,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--bootstrap", default=os.environ.get("STREAMLINE_BOOTSTRAP_SERVERS"))
     parser.add_argument("--baseline", help="another streamline executable for plain ship (e.g. main's)")
+    parser.add_argument("--baseline-cases", default="", help="cases also run with --baseline (e.g. headers)")
     parser.add_argument("--cases", help="comma-separated subset of plain,baseline,multiline,json,headers,envelope")
     args = parser.parse_args()
     broker = None
@@ -136,6 +139,10 @@ def run(args: argparse.Namespace) -> None:
     if args.cases:
         wanted = set(args.cases.split(",")) | {"plain"}
         cases = {name: case for name, case in cases.items() if name in wanted}
+    if args.baseline:
+        for name in filter(None, args.baseline_cases.split(",")):
+            _, path, extra = cases[name]
+            cases[f"{name}@baseline"] = (args.baseline, path, extra)
     startup_cpu = statistics.median(timed([STREAMLINE, "--help"])[1] for _ in range(3))
     rates: dict[str, list[float]] = {name: [] for name in cases}
     cpus: dict[str, list[float]] = {name: [] for name in cases}
@@ -143,7 +150,7 @@ def run(args: argparse.Namespace) -> None:
     for round_number in range(args.rounds):
         this_round = {}
         for name, (binary, path, extra) in cases.items():
-            topic = f"ingest-{name}-{round_number}-{os.getpid()}"
+            topic = f"ingest-{name.replace('@', '-')}-{round_number}-{os.getpid()}"
             asyncio.run(create_topic(args.bootstrap, topic))
             checkpoints = os.path.join(work, f"cp-{topic}")
             wall, cpu = ship_run(binary, args.bootstrap, path, topic, checkpoints, *extra)
@@ -158,11 +165,11 @@ def run(args: argparse.Namespace) -> None:
         load = f.read().split()[:3]
     print(f"\n{args.lines:,} lines per case, {args.rounds} rounds interleaved, load average {' '.join(load)}; "
           f"CPU of start-up ({startup_cpu:.2f} s, `streamline --help`) subtracted")
-    print(f"{'case':<10} {'CPU s/1M lines':>15} {'min..max':>14} {'x plain (median, min..max)':>28} "
+    print(f"{'case':<18} {'CPU s/1M lines':>15} {'min..max':>14} {'x plain (median, min..max)':>28} "
           f"{'wall lines/s incl. start-up':>28}")
     for name in cases:
         c, rel, r = cpus[name], ratios[name], rates[name]
-        print(f"{name:<10} {statistics.median(c):>15.2f} {min(c):>6.2f}..{max(c):<6.2f} "
+        print(f"{name:<18} {statistics.median(c):>15.2f} {min(c):>6.2f}..{max(c):<6.2f} "
               f"{statistics.median(rel):>12.2f}x ({min(rel):.2f}..{max(rel):.2f}) {statistics.median(r):>20,.0f}")
 
 

@@ -14,8 +14,9 @@ all; each such use is here, with the shape it expects checked, and
 - failing a stopping producer's queued batches (``_message_accumulator``: aiokafka's ``stop()``
   waits for them without a limit);
 - DeleteGroups (``AIOKafkaAdminClient._send_request_to_node``: the admin client has no call for it);
-- appending values to a producer batch through aiokafka's compiled record builder
-  (``BatchBuilder._builder``): the public ``append`` wrapper is half the per-line cost of ``ship``;
+- appending values and records (keys, headers) to a producer batch through aiokafka's compiled
+  record builder (``BatchBuilder._builder``): the public ``append`` wrapper is half the
+  per-line cost of ``ship``;
 - watchfiles' ``RustNotify`` (``_follow/watch.py``): ``awatch`` is an async generator with one
   timeout for its whole life, while the follower waits with a different timeout per call.
 """
@@ -128,9 +129,6 @@ def _builds_per_instance() -> bool:
     )
 
 
-
-
-
 def fail_queued_batches(producer: Any, error: BaseException) -> None:
     """Fail every batch an aiokafka producer still holds (queued or in flight) with ``error``."""
     import asyncio
@@ -165,10 +163,13 @@ def rust_notify() -> Any:
     return RustNotify
 
 
-def values_appender(batch: Any) -> Callable[[Sequence[bytes], int, int], int]:
+def values_appender(
+    batch: Any, headers: list[tuple[str, bytes]] | None = None
+) -> Callable[[Sequence[bytes], int, int], int]:
     """``append(values, start, timestamp_ms)`` for an aiokafka ``BatchBuilder``: appends
-    keyless, headerless ``values[start:]`` until the batch is full and returns the index of the
-    first value that did not fit (``len(values)`` if all did); a full batch is closed.
+    keyless ``values[start:]`` (each with ``headers``, default none) until the batch is full and
+    returns the index of the first value that did not fit (``len(values)`` if all did); a full
+    batch is closed.
 
     The public ``BatchBuilder.append`` is a Python wrapper (keyword arguments, serializer
     checks) around the compiled ``DefaultRecordBatchBuilder.append``: calling the latter
@@ -177,27 +178,49 @@ def values_appender(batch: Any) -> Callable[[Sequence[bytes], int, int], int]:
     0.11–0.14 have (``_builder``, ``_relative_offset``, ``_closed``, no serializers); on any
     other shape this falls back to the public ``append``.
     """
-    builder = getattr(batch, "_builder", None)
-    if (
-        builder is None
+    pairs = list(headers) if headers else []
+    if not _compiled_shape(batch):
+        return partial(_append_public, batch, pairs)
+    return partial(_append_compiled, batch, batch._builder.append, pairs)
+
+
+def records_appender(batch: Any) -> Callable[[Sequence[Any], int, int], int]:
+    """``append(records, start, timestamp_ms)`` like :func:`values_appender`, for checked
+    records ``(key, value, headers, timestamp_ms, partition)`` (``headers`` a list of
+    ``(str, bytes)`` or None; a record's own timestamp wins over ``timestamp_ms``).
+
+    The same compiled builder as :func:`values_appender`: the public ``append`` costs about
+    as much again per record, and records with headers (the agent's metadata, content types,
+    trace context) are most of what an agent sends.
+    """
+    if not _compiled_shape(batch):
+        return partial(_append_records_public, batch)
+    return partial(_append_records_compiled, batch, batch._builder.append)
+
+
+def _compiled_shape(batch: Any) -> bool:
+    return not (
+        getattr(batch, "_builder", None) is None
         or type(getattr(batch, "_relative_offset", None)) is not int
         or getattr(batch, "_closed", True)
         or getattr(batch, "_key_serializer", 0) is not None
         or getattr(batch, "_value_serializer", 0) is not None
-    ):
-        return partial(_append_public, batch)
-    return partial(_append_compiled, batch, builder.append)
+    )
 
 
 def _append_compiled(
-    batch: Any, append: Callable[..., Any], values: Sequence[bytes], start: int, timestamp_ms: int
+    batch: Any,
+    append: Callable[..., Any],
+    headers: list[tuple[str, bytes]],
+    values: Sequence[bytes],
+    start: int,
+    timestamp_ms: int,
 ) -> int:
     offset = batch._relative_offset
     index = start
-    no_headers: list[Any] = []
     try:
         for value in islice(values, start, None):
-            if append(offset, timestamp_ms, None, value, no_headers) is None:
+            if append(offset, timestamp_ms, None, value, headers) is None:
                 batch.close()
                 break
             offset += 1
@@ -207,11 +230,121 @@ def _append_compiled(
     return index
 
 
-def _append_public(batch: Any, values: Sequence[bytes], start: int, timestamp_ms: int) -> int:
+def _append_public(
+    batch: Any, headers: list[tuple[str, bytes]], values: Sequence[bytes], start: int, timestamp_ms: int
+) -> int:
     append = batch.append
     index = start
     for value in islice(values, start, None):
-        if append(key=None, value=value, timestamp=timestamp_ms, headers=None) is None:
+        if append(key=None, value=value, timestamp=timestamp_ms, headers=headers) is None:
             break
         index += 1
     return index
+
+
+def _append_records_compiled(
+    batch: Any, append: Callable[..., Any], records: Sequence[Any], start: int, timestamp_ms: int
+) -> int:
+    offset = batch._relative_offset
+    index = start
+    no_headers: list[Any] = []
+    try:
+        for key, value, headers, timestamp, _ in islice(records, start, None):
+            if append(
+                offset, timestamp_ms if timestamp is None else timestamp, key, value, headers or no_headers
+            ) is None:
+                batch.close()
+                break
+            offset += 1
+            index += 1
+    finally:
+        batch._relative_offset = offset
+    return index
+
+
+def _append_records_public(batch: Any, records: Sequence[Any], start: int, timestamp_ms: int) -> int:
+    append = batch.append
+    index = start
+    for key, value, headers, timestamp, _ in islice(records, start, None):
+        stamp = timestamp_ms if timestamp is None else timestamp
+        if append(key=key, value=value, timestamp=stamp, headers=headers or []) is None:
+            break
+        index += 1
+    return index
+
+
+def columns_appender(
+    batch: Any,
+    values: Sequence[bytes],
+    keys: Sequence[bytes | None] | None,
+    headers: list[tuple[str, bytes]],
+    slot: int,
+    name: str,
+    varying: Sequence[bytes],
+) -> Callable[[Sequence[int], int, int], int]:
+    """``append(indices, start, timestamp_ms)`` like :func:`values_appender`, for records given
+    as columns (checked): record ``i`` is ``values[i]`` with ``keys[i]`` (if keys) and
+    ``headers``, in which ``headers[slot]`` is ``(name, varying[i])`` (if ``slot >= 0``).
+    Returns the position in ``indices`` of the first record that did not fit.
+
+    ``headers`` is one list, its per-record entry replaced before each append: the compiled
+    builder encodes a record when it is appended, so no list, tuple or record object is made
+    per record (their allocation and garbage collection are most of what headers cost).
+    """
+    columns = (values, keys, list(headers), slot, name, varying)
+    if not _compiled_shape(batch):
+        return partial(_append_columns_public, batch, *columns)
+    return partial(_append_columns_compiled, batch, batch._builder.append, *columns)
+
+
+def _append_columns_compiled(
+    batch: Any,
+    append: Callable[..., Any],
+    values: Sequence[bytes],
+    keys: Sequence[bytes | None] | None,
+    template: list[tuple[str, bytes]],
+    slot: int,
+    name: str,
+    varying: Sequence[bytes],
+    indices: Sequence[int],
+    start: int,
+    timestamp_ms: int,
+) -> int:
+    offset = batch._relative_offset
+    position = start
+    try:
+        for i in islice(indices, start, None):
+            if slot >= 0:
+                template[slot] = (name, varying[i])
+            if append(offset, timestamp_ms, None if keys is None else keys[i], values[i], template) is None:
+                batch.close()
+                break
+            offset += 1
+            position += 1
+    finally:
+        batch._relative_offset = offset
+    return position
+
+
+def _append_columns_public(
+    batch: Any,
+    values: Sequence[bytes],
+    keys: Sequence[bytes | None] | None,
+    template: list[tuple[str, bytes]],
+    slot: int,
+    name: str,
+    varying: Sequence[bytes],
+    indices: Sequence[int],
+    start: int,
+    timestamp_ms: int,
+) -> int:
+    append = batch.append
+    position = start
+    for i in islice(indices, start, None):
+        if slot >= 0:
+            template[slot] = (name, varying[i])
+        key = None if keys is None else keys[i]
+        if append(key=key, value=values[i], timestamp=timestamp_ms, headers=template) is None:
+            break
+        position += 1
+    return position

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from types import TracebackType
 from typing import Any
@@ -23,7 +23,7 @@ from ._cleanup import finish
 from ._codecs import CONTENT_TYPE_HEADER, Codec, EncodeError, as_codec, describe_codec
 from ._config import ConnectionConfig
 from ._errors import ConfigurationError, DeliveryError, StreamlineError, TopicError
-from ._internals import values_appender
+from ._internals import columns_appender, records_appender, values_appender
 from ._metrics import tracing as _tracing
 from ._models import Record, RecordMetadata
 from ._partitioner import HashPartitioner, make_partitioner
@@ -274,7 +274,8 @@ class Producer:
         """Send one record and return where the broker stored it.
 
         ``value`` (and ``key``) are bytes or str, or values of the producer's codec (``codec=``
-        for this call).
+        for this call). ``value=None`` sends a null value: a tombstone with a key; without one
+        a null record as Kafka takes it (a compacted topic refuses records without a key).
 
         >>> md = await producer.send("logs", "hello", key="k")  # doctest: +SKIP
         >>> md.partition, md.offset  # doctest: +SKIP
@@ -304,10 +305,13 @@ class Producer:
             raise TopicError(_no_partition(topic, partition, count))
         span, hdrs = _tracing.traced_send(topic, partition, hdrs)  # (None, hdrs) unless tracing
         try:
-            future = await producer.send(
-                topic, value_b, key=key_b, partition=partition, headers=hdrs, timestamp_ms=timestamp_ms
-            )
-            md = await future
+            if value_b is None and key_b is None:
+                md = await self._send_null(producer, topic, partition, hdrs, timestamp_ms)
+            else:
+                future = await producer.send(
+                    topic, value_b, key=key_b, partition=partition, headers=hdrs, timestamp_ms=timestamp_ms
+                )
+                md = await future
         except KafkaError as exc:
             self._count(topic)[2] += 1
             if span is not None:
@@ -321,6 +325,21 @@ class Producer:
         if md is None:  # acks=0: the broker sends no answer, so there is no offset to report
             return RecordMetadata(topic, partition, -1, -1)
         return RecordMetadata(md.topic, md.partition, md.offset, md.timestamp)
+
+    async def _send_null(
+        self, producer: Any, topic: str, partition: int, headers: list[tuple[str, bytes]] | None, timestamp_ms: int | None
+    ) -> Any:
+        """A record with neither key nor value, as a one-record batch: Kafka takes it (a topic
+        that is compacted refuses records without a key), aiokafka's ``send`` asserts it away.
+        The batch's answer is the record's: its base offset, the broker's time (-1: ours)."""
+        stamp = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
+        batch = producer.create_batch()
+        batch.append(key=None, value=None, timestamp=stamp, headers=headers or [])
+        batch.close()
+        md = await (await producer.send_batch(batch, topic, partition=partition))
+        if md is not None and md.timestamp == -1:
+            return RecordMetadata(md.topic, md.partition, md.offset, stamp)
+        return md
 
     async def send_many(
         self, topic: str, items: Iterable[Item], *, codec: Any = _PRODUCER, key_codec: Any = _PRODUCER
@@ -353,8 +372,12 @@ class Producer:
         >>> await done  # every line acknowledged  # doctest: +SKIP
         """
         check_topic(topic)
-        batch_items: Sequence[Item] = items if isinstance(items, (list, tuple)) else list(items)
         value_codec, keys = self._codecs(codec, key_codec)
+        if type(items) is RecordColumns and value_codec is None and keys is None:
+            columns = items.checked(self.max_message_bytes - _RECORD_OVERHEAD)
+            if columns is not None:  # otherwise record by record, which names what is wrong
+                return await self._submit_columns(topic, items, columns)
+        batch_items: Sequence[Item] = items if isinstance(items, (list, tuple)) else list(items)
         if value_codec is not None or keys is not None:
             batch_items = self._encode_items(batch_items, value_codec, keys)
         prepared = self._prepare(batch_items)  # types and sizes: before any network call
@@ -376,6 +399,60 @@ class Producer:
             # Some batches may already be on their way: say exactly which items landed.
             queued = delivery.queued()
             delivery.unsent(exc, [i for p in sorted(plan) for i in plan[p][1] if i not in queued])
+            await delivery
+            raise AssertionError("unreachable: a delivery with unsent items raises") from None
+        except BaseException as exc:
+            if span is not None:
+                _tracing.end_span(span, exc)
+            raise
+        if span is not None:
+            _tracing.end_when_answered(span, [future for future, _, _ in delivery._batches])
+        return delivery
+
+    async def _submit_columns(self, topic: str, columns: RecordColumns, template: _Template) -> Delivery:
+        """:meth:`submit_many` for checked :class:`RecordColumns`: no object per record."""
+        producer = self._running()
+        count = await self.partition_count(topic)
+        delivery = Delivery(self, topic, len(columns))
+        total = len(columns)
+        plan: dict[int, Sequence[int]] = {}
+        if columns.keys is None and isinstance(self._partitioner, HashPartitioner):
+            size = max(-(-total // count), MIN_KEYLESS_SLICE)  # contiguous slices, as for values
+            for start in range(0, total, size):
+                plan[self._keyless_turn % count] = range(start, min(total, start + size))
+                self._keyless_turn += 1
+        else:
+            choose = self._partitioner
+            buckets: dict[int, list[int]] = {}
+            for index, key in enumerate(columns.keys or [None] * total):
+                bucket = buckets.get(partition := choose(key, count))
+                if bucket is None:
+                    bucket = buckets[partition] = []
+                bucket.append(index)
+            plan = dict(buckets)
+        tracer = _tracing.tracer()
+        span = None
+        if tracer is not None and plan:
+            span = _tracing.start_send(tracer, topic, total, next(iter(plan)) if len(plan) == 1 else None)
+            template = _traced_template(template, _tracing.headers_of(span))
+        now = int(time.time() * 1000)
+        try:
+            for partition in sorted(plan):
+                indices = plan[partition]
+                position, end = 0, len(indices)
+                while position < end:
+                    batch = producer.create_batch()
+                    stop = columns_appender(batch, columns.values, columns.keys, *template)(indices, position, now)
+                    if stop == position:
+                        raise AssertionError("aiokafka refused a record for an empty batch")
+                    future = await self._send_batch(producer, batch, topic, partition)
+                    delivery.add(future, partition, indices[position:stop])
+                    position = stop
+        except KafkaError as exc:
+            if span is not None:
+                _tracing.end_span(span, exc)
+            queued = delivery.queued()
+            delivery.unsent(exc, [i for p in sorted(plan) for i in plan[p] if i not in queued])
             await delivery
             raise AssertionError("unreachable: a delivery with unsent items raises") from None
         except BaseException as exc:
@@ -423,6 +500,7 @@ class Producer:
                     kinds <= _ENCODED and all(e is not None or v is None for e, v in zip(encoded, items, strict=True))
                 ):
                     return encoded
+        ctype_headers = [ctype] if ctype is not None else None  # never mutated
         out: list[Item] = []
         append = out.append
         entry: Any
@@ -447,8 +525,8 @@ class Producer:
                 v = _encode(codec, v, "value", index)
             if keys is not None and k is not None:
                 k = _encode(keys, k, "key", index)
-            if ctype is not None and v is not None:
-                append(Record(v, key=k, headers=[ctype]))
+            if ctype_headers is not None and v is not None:
+                append(Record(v, key=k, headers=ctype_headers))  # one list for all: checked once
             elif kind is tuple:
                 append((k, v))
             else:
@@ -470,40 +548,73 @@ class Producer:
             return keyed, True
         longest = 0
         bare = False
-        for index, item in enumerate(items):
-            kind = type(item)
-            if kind is bytes and spread_keyless:
-                bare = True  # the hot path: a bare value, no tuple; sizes checked below in bulk
-                continue
-            if kind is bytes:
-                record: _Prepared = (None, item, None, None, None)  # type: ignore[assignment]
-            elif kind is str:
-                record = (None, item.encode("utf-8"), None, None, None)  # type: ignore[union-attr]
-            elif kind is tuple:
-                try:
-                    k, v = item  # type: ignore[misc,str-unpack]
-                except ValueError:
+        last_headers: Any = None  # the headers list of the previous record and its checked form
+        checked: list[tuple[str, bytes]] | None = None
+        headers_size = 0
+        index = -1
+        try:
+            for index, item in enumerate(items):
+                kind = type(item)
+                if kind is bytes and spread_keyless:
+                    bare = True  # the hot path: a bare value, no tuple; sizes checked below in bulk
+                    continue
+                if kind is Record:
+                    # The path of records with headers (the agent's metadata, content types): bytes
+                    # and a list of (str, bytes) pairs are checked and measured here, inline;
+                    # anything else takes the general path below (conversions, error messages).
+                    rec: Record = item  # type: ignore[assignment]
+                    key, value, headers = rec.key, rec.value, rec.headers
+                    if (
+                        (type(value) is bytes or value is None)
+                        and (key is None or type(key) is bytes)
+                        and rec.partition is None
+                        and rec.timestamp_ms is None
+                        and (headers is None or type(headers) is list)
+                    ):
+                        if headers is not last_headers:  # a list shared by records is checked once
+                            checked, headers_size = _checked_headers(headers)
+                            last_headers = headers
+                        if headers_size >= 0:
+                            size = _RECORD_OVERHEAD + headers_size + (len(value) if value is not None else 0)
+                            if key is not None:
+                                size += len(key)
+                            if size > limit:
+                                raise self._too_large(index, size)
+                            keyed[index] = (key, value, checked, None, None)
+                            continue
+                if kind is bytes:
+                    record: _Prepared = (None, item, None, None, None)  # type: ignore[assignment]
+                elif kind is str:
+                    record = (None, item.encode("utf-8"), None, None, None)  # type: ignore[union-attr]
+                elif kind is tuple:
+                    try:
+                        k, v = item  # type: ignore[misc,str-unpack]
+                    except ValueError:
+                        raise ConfigurationError(
+                            f"item {index}: a (key, value) item must have exactly two elements"
+                        ) from None
+                    record = (to_bytes(k, "key"), to_bytes(v, "value"), None, None, None)  # type: ignore[arg-type]
+                elif kind is Record:
+                    rec = item  # type: ignore[assignment]  # (Record: the fast branch above declares it)
+                    record = (
+                        to_bytes(rec.key, "key"), to_bytes(rec.value, "value"), check_headers(rec.headers),
+                        rec.timestamp_ms, check_partition(rec.partition),
+                    )
+                elif isinstance(item, (bytes, bytearray, memoryview)):
+                    record = (None, bytes(item), None, None, None)
+                else:
                     raise ConfigurationError(
-                        f"item {index}: a (key, value) item must have exactly two elements"
-                    ) from None
-                record = (to_bytes(k, "key"), to_bytes(v, "value"), None, None, None)  # type: ignore[arg-type]
-            elif kind is Record:
-                rec: Record = item  # type: ignore[assignment]
-                record = (
-                    to_bytes(rec.key, "key"), to_bytes(rec.value, "value"), check_headers(rec.headers),
-                    rec.timestamp_ms, check_partition(rec.partition),
-                )
-            elif isinstance(item, (bytes, bytearray, memoryview)):
-                record = (None, bytes(item), None, None, None)
-            else:
-                raise ConfigurationError(
-                    f"send_many items must be bytes, str, (key, value) pairs or Record "
-                    f"(item {index} is {kind.__name__})"
-                )
-            size = _record_size(record)
-            if size > limit:
-                raise self._too_large(index, size)
-            keyed[index] = record
+                        f"send_many items must be bytes, str, (key, value) pairs or Record "
+                        f"(item {index} is {kind.__name__})"
+                    )
+                size = _record_size(record)
+                if size > limit:
+                    raise self._too_large(index, size)
+                keyed[index] = record
+        except ConfigurationError as exc:
+            if index < 0 or f"item {index}" in str(exc):
+                raise
+            raise ConfigurationError(f"item {index}: {exc}; nothing was sent") from None
         if bare:
             if keyed:
                 longest = max((len(v) for v in items if type(v) is bytes), default=0)
@@ -551,7 +662,7 @@ class Producer:
                 if explicit >= count:
                     raise TopicError(_no_partition(topic, explicit, count))
                 buckets.setdefault(explicit, []).append((index, record))
-            elif record[0] is None and spread_keyless and record[2] is None and record[3] is None:
+            elif record[0] is None and spread_keyless:
                 keyless.append(index)
             else:
                 buckets.setdefault(choose(record[0], count), []).append((index, record))
@@ -581,40 +692,22 @@ class Producer:
         delivery: Delivery,
         trace: list[tuple[str, bytes]] | None = None,
     ) -> None:
-        if trace is None and records and type(records[0]) is bytes:  # keyless, headerless: the shipping hot path
-            # One timestamp per call: the records are appended within the same millisecond or so.
-            now = int(time.time() * 1000)
-            position, total = 0, len(records)
-            while position < total:
-                batch = producer.create_batch()
-                # An empty batch takes any record (one too large for it is refused in _send_batch).
-                end = values_appender(batch)(records, position, now)
-                if end == position:
-                    raise AssertionError("aiokafka refused a record for an empty batch")
-                delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[position:end])
-                position = end
-            return
-        batch = producer.create_batch()
-        append = batch.append
-        start = 0
-        if records and type(records[0]) is bytes:  # bare values with the send span's trace headers
-            for position, value in enumerate(records):
-                if append(key=None, value=value, timestamp=None, headers=trace) is None:
-                    delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[start:position])
-                    start = position
-                    batch = producer.create_batch()
-                    append = batch.append
-                    append(key=None, value=value, timestamp=None, headers=trace)  # an empty batch takes any record
-        else:
-            for position, (key, value, headers, ts, _) in enumerate(records):
-                if append(key=key, value=value, timestamp=ts, headers=headers) is None:
-                    delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[start:position])
-                    start = position
-                    batch = producer.create_batch()
-                    append = batch.append
-                    append(key=key, value=value, timestamp=ts, headers=headers)
-        if batch.record_count():
-            delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[start:])
+        # One timestamp per call: the records are appended within the same millisecond or so.
+        now = int(time.time() * 1000)
+        appender: Callable[[Any], Callable[[Sequence[Any], int, int], int]]
+        if records and type(records[0]) is bytes:  # bare values (with the send span's trace headers)
+            appender = partial(values_appender, headers=trace)
+        else:  # checked (key, value, headers, timestamp, partition) records
+            appender = records_appender
+        position, total = 0, len(records)
+        while position < total:
+            batch = producer.create_batch()
+            # An empty batch takes any record (one too large for it is refused in _send_batch).
+            end = appender(batch)(records, position, now)
+            if end == position:
+                raise AssertionError("aiokafka refused a record for an empty batch")
+            delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[position:end])
+            position = end
 
     async def _send_batch(self, producer: Any, batch: Any, topic: str, partition: int) -> Any:
         # Only a lone record appended to an empty batch can outgrow the batch; one check per batch.
@@ -682,6 +775,110 @@ class Producer:
         return DeliveryError(
             f"Kafka refused records for topic {topic!r}: {text}", retriable=bool(getattr(exc, "retriable", False))
         )
+
+
+#: Checked :class:`RecordColumns` headers: the list every record carries, the index of the
+#: per-record header in it (-1: none), its name and its values.
+_Template = tuple[list[tuple[str, bytes]], int, str, Sequence[bytes]]
+
+
+class RecordColumns(Sequence[Record]):
+    """Many records given as columns, for :meth:`Producer.send_many`: the same records as
+    ``[Record(values[i], key=keys[i], headers=...)]`` without an object per record.
+
+    ``headers`` are the headers every record carries; ``varying=(name, values, position)``
+    adds one header whose value differs per record (``values[i]`` for record ``i``) at
+    ``position`` among them. A log agent's records (a line, the file's host and path, the
+    line's offset) are these; sent this way they cost little more than bare values.
+    Everything is checked as for records before anything is sent (the columns must not change
+    until :meth:`Producer.submit_many` returns). Indexing gives a :class:`Record` (what a
+    retry of some of them sends).
+
+    >>> columns = RecordColumns([b"a", b"b"], headers=[("host", b"web-1")],
+    ...                         varying=("offset", [b"0", b"2"], 1))
+    >>> columns[1].headers
+    [('host', b'web-1'), ('offset', b'2')]
+    """
+
+    __slots__ = ("headers", "keys", "values", "varying")
+
+    def __init__(
+        self,
+        values: Sequence[bytes],
+        *,
+        keys: Sequence[bytes | None] | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
+        varying: tuple[str, Sequence[bytes], int] | None = None,
+    ) -> None:
+        if keys is not None and len(keys) != len(values):
+            raise ConfigurationError(f"RecordColumns: {len(keys)} keys for {len(values)} values")
+        if varying is not None and len(varying[1]) != len(values):
+            raise ConfigurationError(f"RecordColumns: {len(varying[1])} {varying[0]!r} headers for {len(values)} values")
+        self.values = values
+        self.keys = keys
+        self.headers = list(headers)
+        self.varying = varying
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, index: int) -> Record:  # type: ignore[override]
+        if not isinstance(index, int):
+            raise TypeError("RecordColumns take an integer index")
+        headers = list(self.headers)
+        if self.varying is not None:
+            name, values, position = self.varying
+            headers.insert(position, (name, values[index]))
+        key = self.keys[index] if self.keys is not None else None
+        return Record(self.values[index], key=key, headers=headers or None)
+
+    def __repr__(self) -> str:
+        return f"RecordColumns({len(self.values)} records, headers={self.headers!r}, varying={self.varying is not None})"
+
+    def checked(self, limit: int) -> _Template | None:
+        """The header template to send these with, when every record is bytes, has a valid
+        key and headers and is at most ``limit`` bytes (as :func:`_record_size` counts);
+        None otherwise: the caller checks record by record, which names what is wrong."""
+        values, keys = self.values, self.keys
+        if not values:
+            return None
+        if set(map(type, values)) != _ONLY_BYTES:
+            return None
+        if keys is not None and not set(map(type, keys)) <= _KEY_TYPES:
+            return None
+        headers, fixed = _checked_headers(self.headers)
+        if fixed < 0:
+            return None
+        template = headers or []
+        longest = max(map(len, values)) + fixed + _RECORD_OVERHEAD
+        slot, name = -1, ""
+        varying: Sequence[bytes] = ()
+        if self.varying is not None:
+            name, varying, slot = self.varying
+            if (
+                type(name) is not str or not name or type(slot) is not int or not 0 <= slot <= len(template)
+                or set(map(type, varying)) != _ONLY_BYTES
+            ):
+                return None
+            longest += len(name.encode()) + 10 + max(map(len, varying))
+            template.insert(slot, (name, b""))
+        if keys is not None:
+            longest += max((len(k) for k in keys if k is not None), default=0)
+        if longest > limit:
+            return None  # at least one may be too large: the record-by-record check finds which
+        return template, slot, name, varying
+
+
+_KEY_TYPES = {bytes, type(None)}
+
+
+def _traced_template(template: _Template, trace: list[tuple[str, bytes]]) -> _Template:
+    """``template`` with its trace headers replaced by ``trace`` (the per-record one kept)."""
+    headers, slot, name, varying = template
+    names = {n for n, _ in trace}
+    marker = headers[slot] if slot >= 0 else None
+    kept = [h for h in headers if h is marker or h[0] not in names] + trace
+    return kept, (next(i for i, h in enumerate(kept) if h is marker) if marker is not None else -1), name, varying
 
 
 class Delivery:
@@ -774,6 +971,22 @@ def _traced_plan(
             records = [(k, v, with_trace(h, trace), ts, p) for k, v, h, ts, p in records]
         traced[partition] = (records, indices)
     return span, trace, traced
+
+
+def _checked_headers(headers: list[Any] | None) -> tuple[list[tuple[str, bytes]] | None, int]:
+    """``(a copy of headers, their size as _record_size counts it)`` when every header is a
+    ``(non-empty str, bytes)`` tuple; ``(None, -1)`` otherwise (the general path decides)."""
+    if not headers:
+        return None, 0
+    size = 0
+    for pair in headers:
+        if type(pair) is not tuple or len(pair) != 2:
+            return None, -1
+        name, data = pair
+        if type(name) is not str or not name or type(data) is not bytes:
+            return None, -1
+        size += (len(name) if name.isascii() else len(name.encode())) + len(data) + 10
+    return list(headers), size
 
 
 def _first(pair: tuple[int, Any]) -> int:

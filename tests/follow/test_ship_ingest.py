@@ -148,7 +148,7 @@ async def test_json_and_regex_parsers_and_invalid_lines(kafka_bootstrap, new_top
     log.write_bytes(b'{"level": "info", "msg": "up"}\nnot json\n{"level": "warn"}\n')
     done = ship_once(kafka_bootstrap, topic, tmp_path, str(log), "--parser", "json", "--envelope")
     assert done.returncode == 0, done.stderr
-    assert "1 events did not parse" in done.stderr
+    assert "1 event did not parse" in done.stderr
     messages = await read_messages(kafka_bootstrap, topic, 3)
     records = [json.loads(m.value) for m in messages]
     assert [r.get("level") for r in records] == ["info", None, "warn"]

@@ -53,7 +53,7 @@ async def test_two_inputs_share_one_producer_and_keep_their_own_checkpoints(kafk
     records = [json.loads(v) for v in await read_values(kafka_bootstrap, app_topic, 300)]
     assert sorted(r["n"] for r in records) == list(range(300)) and {r["input"] for r in records} == {"app"}
     assert built[1].records is not None and built[1].records.skipped == 1
-    assert built[1].status_parts() == ["1 events did not parse, 1 skipped"]
+    assert built[1].status_parts() == ["1 event did not parse, 1 skipped"]
     for spec, size in (("web", access.stat().st_size), ("app", app.stat().st_size)):
         saved = json.loads((tmp_path / "ckpt" / spec / "checkpoints.json").read_text())["files"]
         assert [r["offset"] for r in saved.values()] == [size]  # each input's own directory

@@ -42,6 +42,9 @@ class Built:
     pipeline: FakePipeline
     follower: Any = field(default_factory=lambda: SimpleNamespace(stats=SimpleNamespace(status_parts=list)))
 
+    def status_parts(self) -> list[str]:
+        return list(self.follower.stats.status_parts())
+
 
 class Builder:
     def __init__(self) -> None:

@@ -237,3 +237,128 @@ def test_multiline_on_container_lines_matches_and_joins_the_log_text() -> None:
     assert [json.loads(e)["log"] for e in events] == [
         'Traceback (most recent call last):\n  File "a.py", line 1\nKeyError: 1\n', "ok\n"
     ]
+
+
+def frame_with_checkpoints(make_grouper, data: bytes, chunk: int):
+    """Frame ``data`` in chunks; return the events and, per handed-out range, (its end, how many
+    events were handed out up to it)."""
+    framer = EventFramer(LineFramer(), make_grouper())
+    events, offsets, ends, ranges, marks = [], [], [], [], []
+    for i in range(0, len(data), chunk):
+        collect(framer.feed(data[i : i + chunk]), events, offsets, ends, ranges)
+        marks.append((ranges[-1][1], len(events)))
+    collect(framer.flush(), events, offsets, ends, ranges)
+    marks.append((ranges[-1][1], len(events)))
+    assert_contiguous(ranges, len(data))
+    return events, offsets, marks
+
+
+def assert_every_checkpoint_resumes_cleanly(make_grouper, data: bytes, chunk: int) -> list[bytes]:
+    """A checkpoint is the end of a handed-out range: reading again from any of them (a kill
+    there) must hand out exactly the events not handed out before it, none cut in two."""
+    events, _, marks = frame_with_checkpoints(make_grouper, data, chunk)
+    for position, handed in marks:
+        again, _, _ = frame_with_checkpoints(make_grouper, data[position:], chunk)
+        assert again == events[handed:], f"resuming at byte {position}"
+    return events
+
+
+def java_in_a_pod(grouper_kind: str = "cri") -> bytes:
+    """stdout and stderr each writing multiline events, their lines interleaved in one file."""
+    lines = [
+        cri("stdout", "F", "ERROR boom", 0),
+        cri("stderr", "F", "WARN other", 1),
+        cri("stdout", "F", "\tat a.B(B.java:1)", 2),
+        cri("stderr", "F", "\tat x.Y(Y.java:9)", 3),
+        cri("stdout", "P", "\tat c.D(", 4),
+        cri("stderr", "F", "INFO second on stderr", 5),
+        cri("stdout", "F", "D.java:2)", 6),
+        cri("stdout", "F", "INFO next", 7),
+        cri("stderr", "F", "\tat q.R(R.java:3)", 8),
+        cri("stdout", "F", "INFO last", 9),
+    ]
+    return b"".join(lines)
+
+
+def chained_cri_indented():
+    from streamline._follow.events import ChainedGrouper
+
+    return ChainedGrouper(ContainerGrouper("cri"), multiline_grouper(None, preset="indented", content="cri"))
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 100_000])
+def test_multiline_in_a_cri_log_groups_each_stream_on_its_own(chunk: int) -> None:
+    # Filebeat and Fluent Bit run the multiline parser per stream: a stderr line between two
+    # stdout lines of a stack trace must neither join the trace nor cut it.
+    data = java_in_a_pod()
+    events = assert_every_checkpoint_resumes_cleanly(chained_cri_indented, data, chunk)
+    texts = [(e.split(b" ", 3)[1], e.split(b" ", 3)[3]) for e in events]
+    assert sorted(texts) == sorted([
+        (b"stdout", b"ERROR boom\n\tat a.B(B.java:1)\n\tat c.D(D.java:2)"),
+        (b"stderr", b"WARN other\n\tat x.Y(Y.java:9)"),
+        (b"stderr", b"INFO second on stderr\n\tat q.R(R.java:3)"),
+        (b"stdout", b"INFO next"),
+        (b"stdout", b"INFO last"),
+    ])
+    for stream in (b"stdout", b"stderr"):  # each stream's events in the order they were written
+        mine = [text for s, text in texts if s == stream]
+        assert mine == sorted(mine, key=lambda text: data.index(text.split(b"\n")[0]))
+
+
+def test_multiline_per_stream_in_a_docker_log() -> None:
+    from streamline._follow.events import ChainedGrouper
+
+    def rec(log: str, stream: str) -> bytes:
+        return json.dumps({"log": log, "stream": stream, "time": "t"}).encode() + b"\n"
+
+    data = (
+        rec("Traceback (most recent call last):\n", "stderr") + rec("GET / 200\n", "stdout")
+        + rec('  File "a.py", line 1\n', "stderr") + rec("GET /x 404\n", "stdout") + rec("KeyError: 1\n", "stderr")
+        + rec("ok\n", "stderr")
+    )
+
+    def grouper():
+        return ChainedGrouper(ContainerGrouper("docker"), multiline_grouper(None, preset="python", content="docker"))
+
+    events = assert_every_checkpoint_resumes_cleanly(grouper, data, 13)
+    assert sorted(json.loads(e)["log"] for e in events) == sorted([
+        'Traceback (most recent call last):\n  File "a.py", line 1\nKeyError: 1\n', "GET / 200\n", "GET /x 404\n", "ok\n",
+    ])
+
+
+def test_an_event_held_on_one_stream_holds_back_the_checkpoint_not_the_other_stream_forever() -> None:
+    # stdout's event stays open (its continuation may come); stderr's complete events wait
+    # behind it (file order, and the range handed out never covers a held line), and come out
+    # with it at the timeout or the end of the file.
+    data = cri("stdout", "F", "ERROR boom", 0) + cri("stderr", "F", "one", 1) + cri("stderr", "F", "two", 2)
+    framer = EventFramer(LineFramer(), chained_cri_indented(), timeout=5.0)
+    framed = framer.feed(data)
+    assert framed.lines == [] and framed.end == 0 and framer.position == 0
+    expired = framer.expire(now=framer.deadline)  # type: ignore[arg-type]
+    assert expired is not None
+    assert [e.split(b" ", 3)[3] for e in expired.lines] == [b"ERROR boom", b"one", b"two"]
+    assert expired.end == len(data) and framer.position == len(data)
+
+
+def test_events_waiting_behind_an_open_one_stay_within_max_bytes() -> None:
+    # stdout's trace stays open while stderr writes on: past max_bytes held, the open event
+    # is handed out as it is (a max_bytes cut) and its late continuation is an event of its own.
+    limit = 400
+    grouper = multiline_grouper(None, preset="indented", content="cri", max_bytes=limit)
+    framer = EventFramer(LineFramer(), grouper, timeout=5.0)
+    lines = [cri("stdout", "F", "ERROR boom", 0)] + [cri("stderr", "F", f"line {n}", 1) for n in range(40)]
+    lines.append(cri("stdout", "F", "\tat late.Frame(F.java:1)", 2))
+    events, ranges = [], []
+    for line in lines:
+        framed = framer.feed(line)
+        events += framed.lines
+        ranges.append((framed.start, framed.end))
+        assert framer.pending <= limit + len(line)
+    framed = framer.flush()
+    events += framed.lines
+    ranges.append((framed.start, framed.end))
+    assert_contiguous(ranges, sum(map(len, lines)))
+    texts = [e.split(b" ", 3)[3] for e in events]
+    assert texts[0] == b"ERROR boom"  # cut: handed out first, alone
+    assert texts[1:41] == [b"line %d" % n for n in range(40)]
+    assert texts[41:] == [b"\tat late.Frame(F.java:1)"]

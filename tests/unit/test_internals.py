@@ -221,3 +221,61 @@ def test_values_appender_falls_back_to_the_public_append_on_another_shape() -> N
     assert values_appender(batch)([b"a", b"b"], 0, 5) == 2
     built = bytes(batch._build())
     assert b"A" in built and b"B" in built  # the serializer ran: the public path was taken
+
+
+def test_records_appender_builds_what_the_public_append_builds() -> None:
+    # Records with keys, headers, their own timestamps and keyed tombstones take the compiled
+    # builder too; the bytes must be those of BatchBuilder.append record by record.
+    from streamline._internals import records_appender
+
+    records = [
+        (None, b"plain", None, None, None),
+        (b"key", b"keyed", [("host", b"web-1"), ("offset", b"42")], None, None),
+        (b"gone", None, None, 1_600_000_000_000, None),
+        (None, b"", [("\u00fcn\u00efcode", b"\x00\xff"), ("empty", b"")], 1_700_000_000_999, None),
+    ] * 20
+    fast, public = _batch(), _batch()
+    assert records_appender(fast)(records, 0, 1_700_000_000_123) == len(records)
+    for key, value, headers, stamp, _ in records:
+        stamp = 1_700_000_000_123 if stamp is None else stamp
+        assert public.append(key=key, value=value, timestamp=stamp, headers=headers) is not None
+    assert fast.record_count() == public.record_count() == len(records)
+    assert bytes(fast._build()) == bytes(public._build())
+
+
+def test_records_appender_stops_when_the_batch_is_full_and_falls_back_on_another_shape() -> None:
+    from streamline._internals import records_appender
+
+    records = [(b"k", b"x" * 100, [("h", b"y" * 20)], None, None) for _ in range(200)]
+    batch = _batch(size=4096)
+    stop = records_appender(batch)(records, 5, 1)
+    assert 5 < stop < len(records) and batch.record_count() == stop - 5 and batch.closed()
+    serialized = _batch(value_serializer=lambda v: v.upper())
+    assert records_appender(serialized)([(None, b"a", [("h", b"v")], None, None)], 0, 1) == 1
+    assert b"A" in bytes(serialized._build())  # the public path ran the serializer
+
+
+def test_columns_appender_builds_what_the_public_append_builds() -> None:
+    # One headers list whose per-record entry is replaced before each append: every record
+    # must still carry its own value (the builder encodes a record as it is appended).
+    from streamline._internals import columns_appender
+
+    values = [b"line %d" % i for i in range(300)]
+    keys = [b"k%d" % (i % 7) if i % 3 else None for i in range(300)]
+    offsets = [b"%d" % (i * 9) for i in range(300)]
+    headers = [("host", b"web-1"), ("offset", b""), ("path", b"/var/log/app.log")]
+    order = list(range(0, 300, 2)) + list(range(1, 300, 2))  # any order of indices
+    fast, public = _batch(size=1 << 20), _batch(size=1 << 20)
+    assert columns_appender(fast, values, keys, headers, 1, "offset", offsets)(order, 0, 7) == len(order)
+    for i in order:
+        pairs = [("host", b"web-1"), ("offset", offsets[i]), ("path", b"/var/log/app.log")]
+        assert public.append(key=keys[i], value=values[i], timestamp=7, headers=pairs) is not None
+    assert bytes(fast._build()) == bytes(public._build())
+    assert headers[1] == ("offset", b"")  # the caller's list is not the one rewritten
+
+    small = _batch(size=2048)
+    stop = columns_appender(small, values, None, headers, -1, "", ())(range(300), 10, 7)
+    assert 10 < stop < 300 and small.record_count() == stop - 10 and small.closed()
+    other = _batch(value_serializer=lambda v: v.upper())
+    assert columns_appender(other, values, None, headers, 1, "offset", offsets)(range(2), 0, 7) == 2
+    assert b"LINE 1" in bytes(other._build()) and b"offset" in bytes(other._build())

@@ -38,6 +38,10 @@ class BuiltInput(Protocol):
     follower: Any
     pipeline: Any
 
+    def status_parts(self) -> list[str]:
+        """Figures worth a status line: the follower's, and events that did not parse."""
+        ...
+
 
 def _build(
     spec: InputSpec,
@@ -223,7 +227,8 @@ class Agent:
                 tick = self._on_tick
 
                 def on_tick(pipeline: Any) -> Any:
-                    return tick(running.name, running.built.follower if running.built else None, pipeline)
+                    # The built input: a status line shows its follower's figures and its parse failures.
+                    return tick(running.name, running.built, pipeline)
 
             running.built = self._build_input(
                 running.spec,
@@ -255,7 +260,7 @@ class Agent:
         spec = running.spec
         extra = ""
         if running.built is not None:
-            extra = "".join(f"; {part}" for part in running.built.follower.stats.status_parts())
+            extra = "".join(f"; {part}" for part in running.built.status_parts())
         lines = f"{stats.delivered:,} line{'' if stats.delivered == 1 else 's'}"
         return (
             f"{running.name}: shipped {lines} ({stats.bytes / 1e6:,.1f} MB) to {spec.topic}; "

@@ -356,6 +356,7 @@ class ChainedGrouper:
 
 
 _DOCKER_COMPLETE = b'\\n","stream":'
+_DOCKER_STREAM = b'"stream":"'
 
 
 def _docker_partial(line: bytes) -> tuple[bytes, bytes, bool] | None:
@@ -370,6 +371,141 @@ def _docker_partial(line: bytes) -> tuple[bytes, bytes, bool] | None:
         return None
     stream = str(record.get("stream", "")).encode()
     return stream, b"", not record["log"].endswith("\n")
+
+
+def _cri_stream(line: bytes) -> bytes:
+    """A CRI line's stream (``stdout``/``stderr``); ``b""`` for a line that is not CRI."""
+    pieces = line.split(b" ", 3)
+    return pieces[1] if len(pieces) >= 3 and pieces[2] in (b"F", b"P") else b""
+
+
+def _docker_stream(line: bytes) -> bytes:
+    """A docker json-file record's stream; ``b""`` for a line that is not such a record.
+
+    Inside a JSON string every ``"`` is escaped, so ``"stream":"`` is only ever the key."""
+    at = line.find(_DOCKER_STREAM)
+    if at >= 0:
+        start = at + len(_DOCKER_STREAM)
+        end = line.find(b'"', start)
+        if end >= 0:
+            return line[start:end]
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return b""
+    stream = record.get("stream") if isinstance(record, dict) else None
+    return stream.encode() if isinstance(stream, str) else b""
+
+
+class PerStreamGrouper:
+    """Multiline per stream of a container log: stdout and stderr interleave in one file, and
+    a line of one stream never joins (or cuts) an event of the other (Filebeat and Fluent Bit
+    run their multiline parsers per stream too).
+
+    Each stream has its own :class:`MultilineGrouper`; complete events wait until they can be
+    handed out in file order (by first line) such that the handed-out range ends before every
+    held line *and* after every line of every event handed out: with interleaved streams an
+    event is not one contiguous byte range, and a checkpoint must never fall inside one (a
+    restart there would send its tail as an event of its own). While one stream's event is
+    open the other streams' complete events wait behind it, as :class:`ContainerGrouper`'s
+    partial lines do; past ``max_bytes`` held in all, the oldest open event is handed out as
+    it is (as a multiline ``max_bytes`` cut does), so memory stays bounded.
+    """
+
+    def __init__(self, make: Callable[[], MultilineGrouper], stream_of: Callable[[bytes], bytes], *, max_bytes: int) -> None:
+        self._make = make
+        self._stream_of = stream_of
+        self.max_bytes = max_bytes
+        self._streams: dict[bytes, MultilineGrouper] = {}
+        # Complete events not handed out yet: (first byte, end, event), in file order.
+        self._waiting: list[tuple[int, int, bytes]] = []
+        self._waiting_bytes = 0
+
+    @property
+    def held_start(self) -> int | None:
+        starts = [g.held_start for g in self._streams.values() if g.held_start is not None]
+        if self._waiting:
+            starts.append(self._waiting[0][0])
+        return min(starts) if starts else None
+
+    @property
+    def held_bytes(self) -> int:
+        return self._waiting_bytes + sum(g.held_bytes for g in self._streams.values())
+
+    def _grouper(self, stream: bytes) -> MultilineGrouper:
+        grouper = self._streams.get(stream)
+        if grouper is None:
+            grouper = self._streams[stream] = self._make()
+        return grouper
+
+    def add(self, lines: list[bytes], offsets: list[int], ends: list[int]) -> _Lines:
+        stream_of = self._stream_of
+        run = 0  # runs of lines of one stream go to its grouper together
+        current = stream_of(lines[0]) if lines else b""
+        for index in range(1, len(lines) + 1):
+            stream = stream_of(lines[index]) if index < len(lines) else None
+            if stream == current:
+                continue
+            self._wait(self._grouper(current).add(lines[run:index], offsets[run:index], ends[run:index]))
+            run = index
+            if stream is not None:
+                current = stream
+        while self.held_bytes > self.max_bytes and self._cut_oldest():
+            pass
+        return self._ready()
+
+    def flush(self) -> _Lines:
+        for grouper in self._streams.values():
+            self._wait(grouper.flush())
+        return self._ready(everything=True)
+
+    def _wait(self, events: _Lines) -> None:
+        if not events[0]:
+            return
+        waiting = self._waiting
+        ordered = not waiting or waiting[-1][0] < events[1][0]
+        for event, offset, end in zip(*events, strict=True):
+            waiting.append((offset, end, event))
+            self._waiting_bytes += len(event)
+        if not ordered:
+            waiting.sort()
+
+    def _cut_oldest(self) -> bool:
+        """Hand the open event that started first to the waiting ones; False if none is open."""
+        open_streams = [g for g in self._streams.values() if g.held_start is not None]
+        if not open_streams:
+            return False
+        self._wait(min(open_streams, key=lambda g: g.held_start or 0).flush())
+        return True
+
+    def _ready(self, *, everything: bool = False) -> _Lines:
+        """The waiting events that can be handed out now (see the class docstring)."""
+        waiting = self._waiting
+        out: _Lines = ([], [], [])
+        if not waiting:
+            return out
+        if everything:
+            count = len(waiting)
+        else:
+            starts = [g.held_start for g in self._streams.values() if g.held_start is not None]
+            cut = min(starts) if starts else None
+            count = 0
+            last_end = -1
+            for index, (_, end, _) in enumerate(waiting):
+                last_end = max(last_end, end)
+                # The range handed out would end at the next waiting event or the first held line.
+                boundary = waiting[index + 1][0] if index + 1 < len(waiting) else cut
+                if cut is not None and boundary is not None:
+                    boundary = min(boundary, cut)
+                if boundary is None or last_end <= boundary:
+                    count = index + 1
+        for offset, end, event in waiting[:count]:
+            out[0].append(event)
+            out[1].append(offset)
+            out[2].append(end)
+            self._waiting_bytes -= len(event)
+        del waiting[:count]
+        return out
 
 
 class EventFramer:
@@ -489,8 +625,9 @@ def multiline_grouper(
     max_lines: int = 500,
     max_bytes: int = 10 << 20,
     content: ContainerFormat | None = None,
-) -> MultilineGrouper:
-    """A :class:`MultilineGrouper` from a pattern or a preset (exactly one of them)."""
+) -> MultilineGrouper | PerStreamGrouper:
+    """A :class:`MultilineGrouper` from a pattern or a preset (exactly one of them); on the lines
+    of a container log (``content``), one per stream (:class:`PerStreamGrouper`)."""
     if (pattern is None) == (preset is None):
         raise ConfigurationError("multiline needs exactly one of a pattern or a preset")
     if preset is not None:
@@ -500,7 +637,12 @@ def multiline_grouper(
             )
         pattern, negate, match = PRESETS[preset]
     assert pattern is not None
-    return MultilineGrouper(
-        pattern, negate=negate, match=match, max_lines=max_lines, max_bytes=max_bytes,
-        python=preset == "python", content=content,
-    )
+    settings = {"negate": negate, "match": match, "max_lines": max_lines, "max_bytes": max_bytes}
+    one = MultilineGrouper(pattern, python=preset == "python", content=content, **settings)  # type: ignore[arg-type]
+    if content is None:
+        return one
+
+    def make() -> MultilineGrouper:
+        return MultilineGrouper(pattern, python=preset == "python", content=content, **settings)  # type: ignore[arg-type]
+
+    return PerStreamGrouper(make, _cri_stream if content == "cri" else _docker_stream, max_bytes=max_bytes)

@@ -34,12 +34,30 @@ class BuiltInput:
     records: RecordBuilder | None = None
 
     def status_parts(self) -> list[str]:
-        """Short figures worth a status line (only those that are not zero)."""
-        parts = self.follower.stats.status_parts()
-        if self.records is not None and self.records.invalid:
-            skipped = f", {self.records.skipped} skipped" if self.records.skipped else ""
-            parts.append(f"{self.records.invalid} events did not parse{skipped}")
+        """Short figures worth a status line (only those that are not zero): the follower's
+        (long lines, warnings, a failing checkpoint save) and events that did not parse."""
+        parts: list[str] = self.follower.status_parts()
+        parts.extend(self.parse_parts())
         return parts
+
+    def parse_parts(self) -> list[str]:
+        """``["3 events did not parse, 3 skipped"]`` (empty while every event parsed)."""
+        records = self.records
+        if records is None or not records.invalid:
+            return []
+        skipped = f", {records.skipped:,} skipped" if records.skipped else ""
+        return [f"{records.invalid:,} event{'' if records.invalid == 1 else 's'} did not parse{skipped}"]
+
+    # A status line shows a follower's figures; given a BuiltInput it shows the parse figures too.
+    @property
+    def stats(self) -> Any:
+        """The follower's figures (files, bytes behind ...)."""
+        return self.follower.stats
+
+    @property
+    def checkpoints(self) -> Any:
+        """The follower's checkpoints (when they were last saved)."""
+        return self.follower.checkpoints
 
 
 class _PerFileTopicSink:

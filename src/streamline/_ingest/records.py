@@ -34,6 +34,7 @@ from typing import Any
 
 from .._errors import ConfigurationError, StreamlineError
 from .._models import Record
+from .._producer import RecordColumns
 from .spec import InputSpec
 from .templates import KeyTemplate
 
@@ -208,10 +209,7 @@ class RecordBuilder:
             keys = [key.for_line(path, line) for line in lines] if key is not None else None
             if header_plan is None:
                 return values if keys is None else list(zip(keys, values, strict=True))
-            per_event = self._header_lists(header_plan, offsets, len(lines))
-            if keys is None:
-                return [Record(v, headers=h) for v, h in zip(values, per_event, strict=True)]
-            return [Record(v, key=k, headers=h) for v, k, h in zip(values, keys, per_event, strict=True)]
+            return self._columns(header_plan, values, keys, offsets)  # type: ignore[return-value]
         out: list[Any] = []
         for index, line in enumerate(lines):
             parsed = parse(line)
@@ -246,16 +244,17 @@ class RecordBuilder:
         return plan
 
     @staticmethod
-    def _header_lists(
-        plan: list[tuple[str, bytes | None]], offsets: Sequence[int], count: int
-    ) -> list[list[tuple[str, bytes]]]:
-        """Headers of unparsed events: only ``offset`` varies (there is no stream)."""
+    def _columns(
+        plan: list[tuple[str, bytes | None]], values: list[bytes], keys: list[bytes] | None, offsets: Sequence[int]
+    ) -> RecordColumns:
+        """The records of unparsed events as columns: only ``offset`` varies (there is no stream);
+        the producer sends them without an object per record."""
         fixed = [(name, value) for name, value in plan if value is not None]
-        if not any(name == "offset" for name, value in plan if value is None):
-            return [fixed] * count  # one list shared by the batch's records (never mutated)
-        at = next(i for i, (name, value) in enumerate(plan) if value is None and name == "offset")
-        before, after = fixed[:at], fixed[at:]
-        return [[*before, ("offset", b"%d" % offset), *after] for offset in offsets]
+        at = next((i for i, (name, value) in enumerate(plan) if value is None and name == "offset"), None)
+        if at is None:
+            return RecordColumns(values, keys=keys, headers=fixed)
+        varying = [b"%d" % offset for offset in offsets]
+        return RecordColumns(values, keys=keys, headers=fixed, varying=("offset", varying, at))
 
     def _headers(
         self, plan: list[tuple[str, bytes | None]] | None, parsed: _Parsed, offset: int

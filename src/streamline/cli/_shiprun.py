@@ -97,8 +97,7 @@ def ship(
         max_message_bytes=max_message_bytes,
         grace=grace,
     )
-    follower = built.follower
-    status = None if quiet else StatusLine(follower, log_every=status_every)
+    status = None if quiet else StatusLine(built, log_every=status_every)  # figures of the follower and parser
 
     async def main() -> None:
         from ._pipelines import run_with_signals, start_when_reachable
