@@ -156,6 +156,16 @@ class ChangeWaiter:
 
     async def _wait_inotify(self, timeout: float) -> set[tuple[int, str]] | None:
         notify: inotify.Inotify = self._inotify
+        wait = self._woke_at + BUSY_GAP - time.monotonic()
+        if 0 < wait <= timeout:
+            # Busy (woken moments ago): the writer most likely writes again within the gap, so
+            # look after it without waiting on the descriptor first (one wake-up, not two).
+            await anyio.sleep(wait)
+            timeout -= wait
+            changes = notify.read()
+            if changes:
+                self._woke_at = time.monotonic()
+                return changes
         changes = notify.read()
         if not changes:
             with anyio.move_on_after(timeout):
