@@ -212,11 +212,17 @@ STAGES = ("notification", "reading", "pipeline hand-off", "producer queueing", "
 
 
 def breakdown(stamps_path: str, seen: dict[int, tuple[float, int]]) -> dict[str, tuple[float, float]]:
-    """Per stage: (median, p99) in ms over every batch's first line."""
+    """Per stage: (median, p99) in ms over every batch's first line; and how many reads and
+    submissions (merged reads count once) carried the measured lines."""
     parts: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    submissions: set[int] = set()
+    reads = 0
     with open(stamps_path) as f:
         for raw in f:
             entry = json.loads(raw)
+            if entry.get("number") is not None and "submitted" in entry:
+                reads += 1
+                submissions.add(entry["submitted"])  # merged reads share one submission's stamp
             if not {"submitted", "queued", "acked"} <= entry.keys():
                 continue
             written = entry["written"]
@@ -229,9 +235,11 @@ def breakdown(stamps_path: str, seen: dict[int, tuple[float, int]]) -> dict[str,
             number = entry.get("number")
             if number is not None and number in seen:
                 parts["consumer fetch"].append((seen[number][1] - entry["acked"]) / 1e6)
-    return {
+    result = {
         stage: (statistics.median(values), percentile(values, 0.99)) for stage, values in parts.items() if values
     }
+    result["reads, submissions"] = (float(reads), float(len(submissions)))
+    return result
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -261,6 +269,12 @@ async def main_async(args: argparse.Namespace) -> None:
                     )
                     if "breakdown" in r:
                         for stage, (p50, p99) in r["breakdown"].items():  # type: ignore[attr-defined]
+                            if stage == "reads, submissions":
+                                per_second = p99 / args.seconds
+                                cpu_ms = float(r["cpu_following_pct"]) * 10 / per_second  # type: ignore[arg-type]
+                                print(f"    reads {p50:.0f}, submissions {p99:.0f} ({per_second:.0f}/s): "
+                                      f"{cpu_ms:.2f} ms of CPU per submission")
+                                continue
                             print(f"    {stage:20s} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
     finally:
         if broker is not None:
