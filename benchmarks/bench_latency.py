@@ -41,9 +41,15 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
+    user, system = cpu_split(pid)
+    return user + system
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS
 
 
 def rss_mb(pid: int) -> float:
@@ -112,6 +118,12 @@ async def one_run(kind: str, bootstrap: str, workdir: str, args: argparse.Namesp
         command, env = rsyslog_command(args.rsyslog_root, path, topic, bootstrap, workdir)
     else:
         command = [sys.executable, "-m", "benchmarks.latency_probe", bootstrap, topic, path, checkpoints, stamps]
+    if args.wrap and kind in args.wrap_kinds:  # e.g. "strace -c -f -o FILE" or "python -m cProfile -o FILE"
+        wrap = args.wrap.replace("{kind}", kind).replace("{n}", str(len(os.listdir(workdir)))).split()
+        if wrap[0] in ("python", "python3") and command[0] == sys.executable:
+            command = [sys.executable, *wrap[1:], *command[1:]]
+        else:
+            command = [*wrap, *command]
     process = subprocess.Popen(  # noqa: ASYNC220 - one long-running child
         command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
     )
@@ -126,12 +138,14 @@ async def one_run(kind: str, bootstrap: str, workdir: str, args: argparse.Namesp
             peak[0] = max(peak[0], rss_mb(process.pid))
             if writer.go.is_set() and "start" not in window:
                 window["start"], window["cpu0"] = time.monotonic(), cpu_seconds(process.pid)
+                window["sys0"] = cpu_split(process.pid)[1]
             await asyncio.sleep(0.25)
 
     sampler = asyncio.create_task(sample())
     try:
         seen = await receive(bootstrap, topic, writer, total, timeout=args.seconds + 60)
         window["end"], window["cpu1"] = time.monotonic(), cpu_seconds(process.pid)
+        window["sys1"] = cpu_split(process.pid)[1]
         await asyncio.sleep(2.0)  # settle: the last acknowledgements, a checkpoint save
         idle0, idle_started = cpu_seconds(process.pid), time.monotonic()
         await asyncio.sleep(args.idle)
@@ -153,6 +167,7 @@ async def one_run(kind: str, bootstrap: str, workdir: str, args: argparse.Namesp
     result: dict[str, object] = {
         "p50_ms": statistics.median(latencies), "p99_ms": percentile(latencies, 0.99), "max_ms": max(latencies),
         "cpu_following_pct": busy, "cpu_idle_pct": idle, "peak_rss_mb": peak[0],
+        "sys_following_pct": (window["sys1"] - window["sys0"]) / (window["end"] - window["start"]) * 100,
     }
     if kind == "probe":
         result["breakdown"] = breakdown(stamps, seen)
@@ -197,11 +212,17 @@ STAGES = ("notification", "reading", "pipeline hand-off", "producer queueing", "
 
 
 def breakdown(stamps_path: str, seen: dict[int, tuple[float, int]]) -> dict[str, tuple[float, float]]:
-    """Per stage: (median, p99) in ms over every batch's first line."""
+    """Per stage: (median, p99) in ms over every batch's first line; and how many reads and
+    submissions (merged reads count once) carried the measured lines."""
     parts: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    submissions: set[int] = set()
+    reads = 0
     with open(stamps_path) as f:
         for raw in f:
             entry = json.loads(raw)
+            if entry.get("number") is not None and "submitted" in entry:
+                reads += 1
+                submissions.add(entry["submitted"])  # merged reads share one submission's stamp
             if not {"submitted", "queued", "acked"} <= entry.keys():
                 continue
             written = entry["written"]
@@ -214,9 +235,11 @@ def breakdown(stamps_path: str, seen: dict[int, tuple[float, int]]) -> dict[str,
             number = entry.get("number")
             if number is not None and number in seen:
                 parts["consumer fetch"].append((seen[number][1] - entry["acked"]) / 1e6)
-    return {
+    result = {
         stage: (statistics.median(values), percentile(values, 0.99)) for stage, values in parts.items() if values
     }
+    result["reads, submissions"] = (float(reads), float(len(submissions)))
+    return result
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -232,18 +255,26 @@ async def main_async(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-latency-") as workdir:
             kinds = ["ship", "probe"] + (["baseline"] if args.baseline_src else [])
             kinds += ["rsyslog"] if args.rsyslog_root else []
+            if args.only:
+                kinds = [kind for kind in kinds if kind in args.only.split(",")]
             for round_ in range(args.rounds):
                 for kind in kinds if round_ % 2 == 0 else kinds[::-1]:
                     r = await one_run(kind, bootstrap, workdir, args)
                     print(
                         f"round {round_ + 1} {kind:5s}: p50 {r['p50_ms']:.1f} / p99 {r['p99_ms']:.1f} / max "
                         f"{r['max_ms']:.1f} ms at {args.rate:,} lines/s; CPU {r['cpu_following_pct']:.1f}% of a core "
-                        f"following, {r['cpu_idle_pct']:.2f}% idle; peak RSS {r['peak_rss_mb']:.1f} MB; "
+                        f"following ({r['sys_following_pct']:.1f}% system), {r['cpu_idle_pct']:.2f}% idle; peak RSS {r['peak_rss_mb']:.1f} MB; "
                         f"load {loadavg()}",
                         flush=True,
                     )
                     if "breakdown" in r:
                         for stage, (p50, p99) in r["breakdown"].items():  # type: ignore[attr-defined]
+                            if stage == "reads, submissions":
+                                per_second = p99 / args.seconds
+                                cpu_ms = float(r["cpu_following_pct"]) * 10 / per_second  # type: ignore[arg-type]
+                                print(f"    reads {p50:.0f}, submissions {p99:.0f} ({per_second:.0f}/s): "
+                                      f"{cpu_ms:.2f} ms of CPU per submission")
+                                continue
                             print(f"    {stage:20s} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
     finally:
         if broker is not None:
@@ -261,7 +292,14 @@ def main() -> None:
     parser.add_argument(
         "--rsyslog-root", default="", help="also run rsyslogd (imfile -> omkafka) from this dpkg -x root"
     )
+    parser.add_argument("--only", default="", help="run only these contenders (comma-separated: ship,probe,...)")
+    parser.add_argument(
+        "--wrap", default="", help="prefix the child's command, e.g. 'strace -c -f -o /tmp/{kind}.strace' "
+        "or 'python -m cProfile -o /tmp/{kind}.prof' (for Python children)"
+    )
+    parser.add_argument("--wrap-kinds", default="ship,probe,baseline", help="which contenders --wrap applies to")
     args = parser.parse_args()
+    args.wrap_kinds = args.wrap_kinds.split(",")
     args.baseline_src = os.path.abspath(args.baseline_src) if args.baseline_src else ""
     asyncio.run(main_async(args))
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
@@ -95,6 +96,11 @@ async def main(bootstrap: str, topic: str, path: str, checkpoints: str, out: str
 
     stamps: dict[bytes, dict[str, int]] = {}
     install(stamps)
+    gap = os.environ.get("STREAMLINE_PROBE_BUSY_GAP")  # the benchmark's knob: try another busy gap
+    if gap:
+        from streamline._follow import watch
+
+        watch.BUSY_GAP = float(gap)
     async with Producer(bootstrap, acks="all") as producer:
         pipeline = Pipeline(
             follow(path, start="beginning", checkpoints=Checkpoints(checkpoints)),

@@ -913,6 +913,13 @@ class Delivery:
         """Records that were never queued because queueing failed with ``exc``."""
         self._unsent = (exc, indices)
 
+    def futures(self) -> list[asyncio.Future[Any]] | None:
+        """The futures of the queued batches, whose answers settle this delivery; ``None`` if
+        some records were never queued (awaiting it then raises)."""
+        if self._unsent is not None:
+            return None
+        return [future for future, _, _ in self._batches]
+
     def done(self) -> bool:
         """True once the broker answered for every batch (successfully or not)."""
         return all(f.done() for f, _, _ in self._batches)

@@ -14,7 +14,9 @@ checks its shape.
 Adaptive batching: a change after a quiet spell is handed over at once; while changes keep
 coming, wake-ups are at least :data:`BUSY_GAP` apart, so a file written line by line is read
 (and shipped) in small batches rather than one line per wake-up: latency stays a few
-milliseconds, the CPU per line falls with the rate.
+milliseconds, the CPU per line falls with the rate. While busy, the waiter sleeps out the gap
+and then looks at the inotify queue, rather than waking on the descriptor first (the writer's
+next line) and then sleeping the rest: one event-loop wake-up per cycle instead of two.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from . import inotify
 
 #: While busy, wake-ups are at least this far apart (seconds): at 1,000 lines/s a batch holds
 #: about 5 lines instead of one, at 100 lines/s one, as before. Each wake-up costs a produce
-#: request (measured ~1.5 ms of CPU each on our slow shared machine), so this trades latency for
-#: CPU: at 3 ms following 1k lines/s took 45% of a core there, at 10 ms ~22%.
+#: request (0.6-1.0 ms of CPU each on our shared 2-core machine, mostly aiokafka's request path
+#: and the event loop), so this trades latency for CPU: following 1k lines/s took 15-19% of a
+#: core at 3 ms, 13.5-16% at 5 ms, 9-12.6% at 10 ms (docs/performance.md, "round 2").
 BUSY_GAP = 0.005
 
 # watchfiles (the fallback) groups events for up to DEBOUNCE_MS and checks every STEP_MS; each
@@ -156,6 +159,16 @@ class ChangeWaiter:
 
     async def _wait_inotify(self, timeout: float) -> set[tuple[int, str]] | None:
         notify: inotify.Inotify = self._inotify
+        wait = self._woke_at + BUSY_GAP - time.monotonic()
+        if 0 < wait <= timeout:
+            # Busy (woken moments ago): the writer most likely writes again within the gap, so
+            # look after it without waiting on the descriptor first (one wake-up, not two).
+            await anyio.sleep(wait)
+            timeout -= wait
+            changes = notify.read()
+            if changes:
+                self._woke_at = time.monotonic()
+                return changes
         changes = notify.read()
         if not changes:
             with anyio.move_on_after(timeout):

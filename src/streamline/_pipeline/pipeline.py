@@ -184,7 +184,10 @@ class Pipeline:
                     self.stats.batches += 1
                     self.stats.items += len(batch.values)
                     self.stats.bytes += batch.size
-                    await send.send(batch)
+                    try:  # room in the channel: no trip through the event loop
+                        send.send_nowait(batch)
+                    except anyio.WouldBlock:
+                        await send.send(batch)
 
     async def _run_stage(self, stage: Stage[Any, Any], receive: Any, send: Any, dead_letter: Any) -> None:
         async with receive, send:
@@ -200,31 +203,63 @@ class Pipeline:
 
     async def _run_sinks(self, receive: Any) -> None:
         limiter = anyio.Semaphore(self.max_in_flight)
-        async with receive, anyio.create_task_group() as deliveries:
-            held: Batch | None = None  # taken from the channel, not mergeable with the one before
-            while True:
-                if held is not None:
-                    batch, held = held, None
-                else:
+        watching = _Watching()
+        try:
+            async with receive, anyio.create_task_group() as deliveries:
+                held: Batch | None = None  # taken from the channel, not mergeable with the one before
+                while True:
+                    if held is not None:
+                        batch, held = held, None
+                    else:
+                        try:  # a batch already waiting is taken without a trip through the event loop
+                            batch = receive.receive_nowait()
+                        except anyio.WouldBlock:
+                            try:
+                                batch = await receive.receive()
+                            except anyio.EndOfStream:
+                                break
+                        except anyio.EndOfStream:
+                            break
+                    if not batch.values:
+                        self._acknowledge(batch)
+                        continue
+                    # Small batches that queued up while the sinks were busy go out as one.
+                    batch, held = merge_waiting(batch, receive)
                     try:
-                        batch = await receive.receive()
-                    except anyio.EndOfStream:
-                        break
-                if not batch.values:
-                    self._acknowledge(batch)
-                    continue
-                # Small batches that queued up while the sinks were busy go out as one.
-                batch, held = merge_waiting(batch, receive)
-                await limiter.acquire()
-                self.stats.in_flight += 1
-                if len(self.sinks) > 1:
-                    batch.token.retain(len(self.sinks) - 1)
-                remaining = [len(self.sinks)]
-                with _tracing.current(batch.trace):  # a sink's send span is a child of the batch's
-                    for sink in self.sinks:
-                        # Submitting may wait for buffer space: that wait is the backpressure.
-                        pending = await self._retrying(sink, partial(sink.submit, batch))
-                        deliveries.start_soon(self._await_delivery, sink, batch, pending, limiter, remaining)
+                        limiter.acquire_nowait()
+                    except anyio.WouldBlock:
+                        await limiter.acquire()
+                    self.stats.in_flight += 1
+                    if len(self.sinks) > 1:
+                        batch.token.retain(len(self.sinks) - 1)
+                    remaining = [len(self.sinks)]
+                    with _tracing.current(batch.trace):  # a sink's send span is a child of the batch's
+                        for sink in self.sinks:
+                            # Submitting may wait for buffer space: that wait is the backpressure.
+                            pending = await self._retrying(sink, partial(sink.submit, batch))
+                            answers = _answers(pending)
+                            if answers is not None:
+                                # The common case, without a task per batch: the answers' callbacks
+                                # finish a delivery that succeeded; one that failed gets the task
+                                # (and its retries) as below.
+                                done = partial(self._answered, deliveries, watching, sink, batch, pending, limiter, remaining)
+                                watching.watch(answers, done)
+                            else:
+                                deliveries.start_soon(self._await_delivery, sink, batch, pending, limiter, remaining)
+                await watching.wait()  # deliveries watched by callbacks are in flight too
+        finally:
+            watching.closed = True
+
+    def _answered(
+        self, deliveries: TaskGroup, watching: _Watching, sink: Any, batch: Batch, pending: Any,
+        limiter: anyio.Semaphore, remaining: list[int], failed: bool,
+    ) -> None:
+        """Every producer batch of a watched delivery has its answer (callback, in the loop)."""
+        if not failed:
+            self._delivered(batch, limiter, remaining)
+        elif not watching.closed:  # the task retries what failed, as for any failed delivery
+            deliveries.start_soon(self._await_delivery, sink, batch, pending, limiter, remaining)
+        # else: the pipeline stopped (cancelled); the batch stays unacknowledged, read again
 
     async def _retrying(self, sink: Any, operation: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``operation`` until it succeeds, backing off after each retriable error."""
@@ -266,6 +301,10 @@ class Pipeline:
                 raise
 
         await self._retrying(sink, delivered)
+        self._delivered(batch, limiter, remaining)
+
+    def _delivered(self, batch: Batch, limiter: anyio.Semaphore, remaining: list[int]) -> None:
+        """One sink delivered ``batch``: acknowledge it once every sink has."""
         batch.token.release()
         remaining[0] -= 1
         if remaining[0] == 0:
@@ -318,6 +357,55 @@ class Pipeline:
             result = self.on_tick(self)
             if hasattr(result, "__await__"):
                 await result
+
+
+class _Watching:
+    """Deliveries finished by callbacks on their answers (no task each): how many are still
+    unanswered, so the sinks' loop can wait for them at the end like for its tasks."""
+
+    __slots__ = ("_idle", "closed", "count")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.closed = False  # the sinks' loop is gone: a failed answer starts no task
+        self._idle: anyio.Event | None = None
+
+    def watch(self, futures: Sequence[Any], done: Callable[[bool], None]) -> None:
+        """Call ``done(failed)`` once every future has its answer (at once if all have one)."""
+        left = [len(futures)]
+        failed = [False]
+
+        def answered(future: Any) -> None:
+            if future.cancelled() or future.exception() is not None:
+                failed[0] = True
+            left[0] -= 1
+            if left[0] == 0:
+                self.count -= 1
+                try:
+                    done(failed[0])
+                finally:
+                    if self.count == 0 and self._idle is not None:
+                        self._idle.set()
+
+        if not futures:
+            done(False)
+            return
+        self.count += 1
+        for future in futures:
+            future.add_done_callback(answered)
+
+    async def wait(self) -> None:
+        """Until every watched delivery was answered."""
+        while self.count:
+            self._idle = anyio.Event()
+            await self._idle.wait()
+        self._idle = None
+
+
+def _answers(pending: Any) -> list[Any] | None:
+    """The asyncio futures whose answers settle a sink's delivery, if it exposes them."""
+    futures = getattr(pending, "futures", None)
+    return futures() if futures is not None else None
 
 
 #: Queued batches are merged into one submission up to this many values (larger ones, e.g. the

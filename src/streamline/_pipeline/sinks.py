@@ -124,6 +124,11 @@ class TopicDelivery:
     def __await__(self) -> Any:
         return self._delivery.__await__()
 
+    def futures(self) -> list[Any] | None:
+        """The producer's futures whose answers settle this delivery (``None``: await it)."""
+        futures = getattr(self._delivery, "futures", None)
+        return futures() if futures is not None else None
+
     async def resubmit(self, error: BaseException) -> TopicDelivery:
         """Submit again what ``error`` (a DeliveryError) names as unacknowledged (all if unknown)."""
         failed = getattr(error, "unacknowledged", None)
