@@ -434,10 +434,40 @@ class MessageStream(Generic[V, K]):
         # The common case inlined: a value codec alone (no key codec, no content-type choice).
         fast = decoding.value.decode if decoding.value is not None and decoding.simple else None
         track = self._track_pending
+        solo = fast is not None and self.group is None  # nothing revoked, nothing to track
         self._put_back()
         while True:
             buffer = self._buffer  # re-read each time: a revoke replaces it
-            index = self._index
+            if solo:
+                # The no-group walk of _messages, decoding as it goes: a list iterator keeps the
+                # position (a loop left with break resumes after the message it broke on, see
+                # _put_back), and each slot is cleared as its message is handed out.
+                rest = iter(buffer)
+                position = self._index
+                if position:
+                    cast(Any, rest).__setstate__(position)
+                self._index = len(buffer)
+                self._solo = (buffer, rest)
+                for msg in rest:
+                    buffer[position] = None  # type: ignore[call-overload]  # handed out: not ours to keep
+                    position += 1
+                    raw = msg.value
+                    try:
+                        value = fast(raw) if raw is not None else _NULL  # type: ignore[misc]
+                    except Exception:
+                        value = _NULL
+                    if value is _NULL:
+                        error = decode_one(msg)  # again, for the reason (a rare path)
+                        if error is not None:
+                            await decoding.failed_one(msg, error, mark=False)
+                            continue
+                    else:
+                        msg._raw_value = raw
+                        msg.value = value
+                    yield msg
+                index = len(buffer)
+            else:
+                index = self._index
             if index < len(buffer):
                 self._index = index + 1
                 msg = buffer[index]
