@@ -76,6 +76,21 @@ def test_counters_never_go_backwards_when_objects_go_or_restart() -> None:
     assert value(text, "streamline_tracked_objects", kind="pipeline") == 1
 
 
+def test_an_object_from_before_a_reset_adds_nothing_when_it_goes() -> None:
+    """reset() forgets what was tracked (each test starts from zero): an object of an earlier
+    test collected later must not add its counters to this one's totals."""
+    earlier = Pipeline()
+    track(earlier)
+    earlier.stats.delivered = 7
+    REGISTRY.reset()
+    now = Pipeline()
+    track(now)
+    now.stats.delivered = 2
+    del earlier
+    gc.collect()
+    assert value(scrape_text(), "streamline_pipeline_delivered_total") == 2
+
+
 def test_consumer_lag_committed_rebalances_and_handler_histogram() -> None:
     record_consumed("g", "orders", 0, 10, position=110)
     record_highwater("g", "orders", 0, 150)

@@ -150,9 +150,11 @@ class Registry:
     def _reap(self) -> None:
         while self._dead:
             key, entry = self._dead.popleft()
+            # Only what is still tracked: an object forgotten by reset() or untrack() (whose
+            # counters went elsewhere) adds nothing when it goes.
             if self._tracked.get(key) is entry:
                 del self._tracked[key]
-            _add_counters(self.retired[entry.kind], entry.stats)
+                _add_counters(self.retired[entry.kind], entry.stats)
 
     def live(self, kind: str) -> Iterator[tuple[Any, Any]]:
         """``(object, stats)`` of the live objects of ``kind``; refreshes each one's stats."""
