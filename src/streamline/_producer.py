@@ -374,7 +374,7 @@ class Producer:
         check_topic(topic)
         value_codec, keys = self._codecs(codec, key_codec)
         if type(items) is RecordColumns and value_codec is None and keys is None:
-            columns = items.checked(self.max_message_bytes - _RECORD_OVERHEAD)
+            columns = items.checked(self.max_message_bytes)  # as _record_size counts, overhead included
             if columns is not None:  # otherwise record by record, which names what is wrong
                 return await self._submit_columns(topic, items, columns)
         batch_items: Sequence[Item] = items if isinstance(items, (list, tuple)) else list(items)
@@ -578,7 +578,7 @@ class Producer:
                             size = _RECORD_OVERHEAD + headers_size + (len(value) if value is not None else 0)
                             if key is not None:
                                 size += len(key)
-                            if size > limit:
+                            if size > self.max_message_bytes:  # size counts the overhead
                                 raise self._too_large(index, size)
                             keyed[index] = (key, value, checked, None, None)
                             continue
@@ -607,8 +607,8 @@ class Producer:
                         f"send_many items must be bytes, str, (key, value) pairs or Record "
                         f"(item {index} is {kind.__name__})"
                     )
-                size = _record_size(record)
-                if size > limit:
+                size = _record_size(record)  # with the overhead: against the limit itself
+                if size > self.max_message_bytes:
                     raise self._too_large(index, size)
                 keyed[index] = record
         except ConfigurationError as exc:

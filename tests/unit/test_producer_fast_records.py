@@ -127,3 +127,38 @@ async def test_record_columns_whose_longest_parts_would_not_fit_together_are_che
     small = RecordColumns([b"v", b"w"], keys=[None, b"k"], headers=[("host", b"h")], varying=("offset", [b"1", b"2"], 0))
     headers, slot, name, varying = small.checked(4096 - 96)  # type: ignore[misc]
     assert (headers, slot, name, list(varying)) == ([("offset", b""), ("host", b"h")], 0, "offset", [b"1", b"2"])
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["bare", "pair", "record", "record-with-headers", "columns"],
+)
+async def test_the_size_limit_is_the_same_for_every_shape_of_item(shape: str) -> None:
+    """A record of key + value + headers + the per-record overhead (96 bytes, as counted) may be
+    exactly max_message_bytes, whatever shape it was given in; one byte more is refused. (Keyed
+    records used to count the overhead twice: refused 96 bytes early.)"""
+    from streamline._producer import _RECORD_OVERHEAD, _checked_headers
+
+    limit = 4096
+    _, header_size = _checked_headers([("h", b"x")])  # how one small header is counted
+
+    def item(total: int) -> object:
+        if shape == "bare":
+            return b"v" * (total - _RECORD_OVERHEAD)
+        if shape == "pair":
+            return (b"k", b"v" * (total - _RECORD_OVERHEAD - 1))
+        if shape == "record":
+            return Record(b"v" * (total - _RECORD_OVERHEAD - 1), key=b"k")
+        return Record(b"v" * (total - _RECORD_OVERHEAD - header_size), headers=[("h", b"x")])
+
+    async def send(total: int) -> None:
+        if shape == "columns":
+            columns = RecordColumns([b"v" * (total - _RECORD_OVERHEAD - header_size)], headers=[("h", b"x")])
+            await producer().send_many("t", columns)
+        else:
+            await producer().send_many("t", [item(total)])
+
+    with pytest.raises(StreamlineError, match=NOT_STARTED):
+        await send(limit)
+    with pytest.raises(DeliveryError, match="too large"):
+        await send(limit + 1)
