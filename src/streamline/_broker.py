@@ -137,6 +137,24 @@ class EmbeddedBroker:
 
     def start(self) -> EmbeddedBroker:
         """Start and wait until it answers a metadata request (blocking)."""
+        if self.port is not None:
+            if self._start_once():
+                return self
+            self.stop()
+            raise EmbeddedBrokerError(f"port {self.port} on {self.host} is already in use")
+        for _ in range(_PORT_ATTEMPTS):
+            if self._start_once():
+                return self
+            # Another process took the port between free_port() and the broker's bind (two
+            # brokers started at once): the broker cannot listen there, so try another port.
+            self.stop()
+            self.port = None
+        raise EmbeddedBrokerError(
+            f"no free port for the embedded broker on {self.host} after {_PORT_ATTEMPTS} attempts"
+        )
+
+    def _start_once(self) -> bool:
+        """Launch and wait until it answers; False if what answers is not this broker."""
         self._launch()
         deadline = time.monotonic() + self.ready_timeout
         while True:
@@ -145,7 +163,10 @@ class EmbeddedBroker:
                 self.stop()
                 raise failure
             if _answers_metadata(self.host, int(self.port or 0), self.cert is not None):
-                return self
+                # Tansu keeps running when its listener cannot bind (the error is logged from a
+                # worker thread): then whatever answers on the port is someone else's broker.
+                assert self._process is not None
+                return _listens(self._process.pid, int(self.port or 0)) is not False
             if time.monotonic() > deadline:
                 failure = self._failure(f"did not answer within {self.ready_timeout:g}s")
                 self.stop()
@@ -195,6 +216,40 @@ _TANSU_ENV = {
     "LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID", "SCHEMA_REGISTRY",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
 }
+
+
+#: Tries to find a port when none was given (see :meth:`EmbeddedBroker.start`).
+_PORT_ATTEMPTS = 5
+
+
+def _listens(pid: int, port: int) -> bool | None:
+    """Whether process ``pid`` holds a listening TCP socket on ``port``; None when this system
+    cannot tell (no Linux ``/proc``)."""
+    inodes: set[str] = set()
+    try:
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    rows = f.read().splitlines()[1:]
+            except FileNotFoundError:
+                continue
+            for row in rows:
+                fields = row.split()
+                if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+        if not inodes:
+            return False if os.path.exists("/proc/net/tcp") else None
+        fds = f"/proc/{pid}/fd"
+        names = os.listdir(fds)
+    except (OSError, ValueError):
+        return None
+    for fd in names:
+        try:
+            if os.readlink(os.path.join(fds, fd)) in inodes:
+                return True
+        except OSError:
+            continue  # closed meanwhile
+    return False
 
 
 def _answers_metadata(host: str, port: int, tls: bool) -> bool:
