@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,35 +15,13 @@ pytest.importorskip("opentelemetry.sdk", reason="opentelemetry-sdk is not instal
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from opentelemetry.util._once import Once
+from otelspans import reset_global_provider as _reset_global_provider
 
 from streamline import Pipeline, Producer, Record, consume, follow, to_topic
 from streamline._metrics import tracing
 from streamline._models import Message
-
-
-def _reset_global_provider() -> None:
-    # What OpenTelemetry's own test utilities do: the global provider can be set once per process.
-    trace._TRACER_PROVIDER = None  # type: ignore[attr-defined]
-    trace._TRACER_PROVIDER_SET_ONCE = Once()  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    """A global SDK tracer provider exporting to memory, for this test only."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    _reset_global_provider()
-    trace.set_tracer_provider(provider)
-    try:
-        yield exporter
-    finally:
-        provider.shutdown()
-        _reset_global_provider()
 
 
 def named(exporter: InMemorySpanExporter, name: str) -> list[ReadableSpan]:
