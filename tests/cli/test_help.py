@@ -56,11 +56,13 @@ def run(*args: str, env: dict[str, str] | None = None) -> Ran:
 
 
 def test_stored_help_texts_equal_what_typer_renders(rendered: dict[str, str]) -> None:
-    from streamline.cli._fast import fingerprint
-    from streamline.cli._helptexts import FINGERPRINT
+    from streamline.cli._fast import fingerprint, typer_fingerprint
+    from streamline.cli._helptexts import FINGERPRINT, TYPER
 
     # Otherwise the stored texts are ignored (typer answers: right, but slow).
     assert fingerprint() == FINGERPRINT, REGENERATE
+    if typer_fingerprint() != TYPER:  # a typer release newer than the texts: typer answers --help
+        pytest.skip(f"another typer than the stored help texts were rendered with: {REGENERATE}")
     assert set(HELP) == set(rendered), REGENERATE
     for path, text in rendered.items():
         assert HELP[path] == text, f"`streamline {path} --help` changed: {REGENERATE}"

@@ -133,6 +133,11 @@ def test_stored_help_from_other_sources_is_not_used(monkeypatch, capsys) -> None
     monkeypatch.setattr(_helptexts, "FINGERPRINT", "00000000")  # an edit or merge since: typer answers
     assert not _fast.answer(["--help"])
     assert capsys.readouterr().out == ""
+    monkeypatch.setattr(_helptexts, "FINGERPRINT", _fast.fingerprint())
+    monkeypatch.setattr(_helptexts, "TYPER", "00000000")  # another typer release: it renders anew
+    assert not _fast.answer(["--help"])
+    assert capsys.readouterr().out == ""
+    monkeypatch.setattr(_helptexts, "TYPER", _fast.typer_fingerprint())
     monkeypatch.setenv("COLUMNS", "70")
     monkeypatch.setattr(_helptexts, "FINGERPRINT", _fast.fingerprint())
     assert not _fast.answer(["--help"])  # narrower than the stored texts: typer wraps them itself

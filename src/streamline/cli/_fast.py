@@ -4,9 +4,11 @@ Importing typer alone takes longer than the start-up budget of ``streamline --he
 so the help texts typer renders are kept in ``_helptexts`` (written by ``python -m
 streamline.cli._helpgen``; a test checks they equal what typer renders today) and printed from
 there. They are used only while the CLI's sources and typer are the ones they were rendered
-from (a checksum, :func:`fingerprint`): after an edit or a merge without regenerating them,
-typer answers, slower but right. Anything else, or a terminal narrower than the 80 columns
-they were rendered for, goes to typer too.
+from (checksums, :func:`fingerprint` and :func:`typer_fingerprint`): after an edit or a merge
+without regenerating them, or with another typer release installed, typer answers, slower but
+right. Anything else, or a terminal narrower than the 80 columns they were rendered for, goes
+to typer too. The option table ``ship`` is read with (:func:`read_command`) depends on the
+sources only: it is what they declare, whichever typer renders it.
 """
 
 from __future__ import annotations
@@ -31,23 +33,37 @@ def answer(argv: list[str]) -> bool:
         return _write(f"streamline {__version__}\n")
     if not argv or argv[-1] not in HELP_FLAGS or terminal_columns() < COLUMNS:
         return False
-    from ._helptexts import FINGERPRINT, HELP
+    from . import _helptexts
 
-    text = HELP.get(" ".join(argv[:-1]))
-    return text is not None and FINGERPRINT == fingerprint() and _write(text)
+    text = _helptexts.HELP.get(" ".join(argv[:-1]))
+    return (
+        text is not None
+        and _helptexts.FINGERPRINT == fingerprint()
+        and getattr(_helptexts, "TYPER", None) == typer_fingerprint()
+        and _write(text)
+    )
 
 
 def fingerprint() -> str:
-    """A checksum of what the help texts are rendered from: this package's modules (but the
-    stored texts) and typer's ``__init__`` (its version)."""
-    import zlib
+    """A checksum of the CLI's sources: this package's modules (but the stored texts)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    return _checksum(sorted(os.path.join(here, n) for n in os.listdir(here) if n.endswith(".py") and n != "_helptexts.py"))
+
+
+def typer_fingerprint() -> str:
+    """A checksum of the installed typer's ``__init__`` (its version), without importing it:
+    a new typer release may render help differently, so stored texts wait for a regeneration."""
     from importlib.util import find_spec
 
-    here = os.path.dirname(os.path.abspath(__file__))
     typer = find_spec("typer")
-    sources = sorted(os.path.join(here, n) for n in os.listdir(here) if n.endswith(".py") and n != "_helptexts.py")
+    return _checksum([typer.origin] if typer is not None and typer.origin else [])
+
+
+def _checksum(paths: list[str]) -> str:
+    import zlib
+
     crc = 0
-    for path in [*sources, *([typer.origin] if typer is not None and typer.origin else [])]:
+    for path in paths:
         with open(path, "rb") as f:
             crc = zlib.crc32(os.path.basename(path).encode() + b"\0" + f.read(), crc)
     return f"{crc:08x}"

@@ -177,7 +177,7 @@ def _wrap(tokens: list[str]) -> str:
 
 def write_help_texts() -> str:
     """Rewrite ``_helptexts.py``; returns its path."""
-    from ._fast import fingerprint
+    from ._fast import fingerprint, typer_fingerprint
 
     texts = help_texts()
     body = "".join(f"    {name!r}: {text!r},\n" for name, text in texts.items())
@@ -192,7 +192,9 @@ def write_help_texts() -> str:
             "``streamline PATH --help`` prints ``HELP[PATH]`` without importing typer (see ``_fast``);\n"
             'tests/cli/test_help.py checks every text equals what typer renders.\n"""\n\n'
             "#: The sources these texts were rendered from (``_fast.fingerprint()``); otherwise typer answers.\n"
-            f"FINGERPRINT = {fingerprint()!r}\n\n"
+            f"FINGERPRINT = {fingerprint()!r}\n"
+            "#: The typer they were rendered with (``_fast.typer_fingerprint()``); otherwise typer answers ``--help``.\n"
+            f"TYPER = {typer_fingerprint()!r}\n\n"
             f"HELP: dict[str, str] = {{\n{body}}}\n\n"
             "#: The parameters of the root and of the commands ``_fast.read_command`` reads without typer.\n"
             f"PARAMS: dict[str, list[tuple[object, ...]]] = {params}\n"
