@@ -1,4 +1,4 @@
-"""``ship`` fixes glibc's malloc thresholds for its process (``cli/_pipelines.tune_malloc``), unless
+"""``ship`` fixes glibc's malloc thresholds for its process (``cli/_memory.tune_malloc``), unless
 the user set glibc's own ``MALLOC_*_`` tunables. Each check runs in a fresh interpreter: the
 setting is process-wide."""
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only"
 )
 
-PROBE = "from streamline.cli._pipelines import tune_malloc; print(tune_malloc())"
+PROBE = "from streamline.cli._memory import tune_malloc; print(tune_malloc())"
 
 
 def _tuned(**env: str) -> str:
