@@ -29,18 +29,23 @@ TRIM_THRESHOLD = 4 << 20
 TUNABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
 
 
+_LIBC: list[Any] = []  # the ctypes handle, once looked up (None: not glibc)
+
+
 def _glibc() -> Any:
     """The C library as a ctypes handle if it is glibc on Linux, and malloc is ours to tune."""
     if not sys.platform.startswith("linux") or any(name in os.environ for name in TUNABLES):
         return None
-    try:
-        import ctypes
+    if not _LIBC:
+        try:
+            import ctypes
 
-        libc = ctypes.CDLL(None)
-        libc.mallopt, libc.malloc_trim  # noqa: B018 - both or neither (musl has none)
-    except (OSError, AttributeError):
-        return None
-    return libc
+            libc = ctypes.CDLL(None)
+            libc.mallopt, libc.malloc_trim  # noqa: B018 - both or neither (musl has none)
+        except (OSError, AttributeError):
+            libc = None
+        _LIBC.append(libc)
+    return _LIBC[0]
 
 
 def tune_malloc() -> bool:
