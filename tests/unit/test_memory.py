@@ -39,6 +39,19 @@ def test_trims_after_start_up_and_when_quiet_after_a_burst() -> None:
     assert len(trims) == 2 and trim.trims == 2
 
 
+def test_while_lines_keep_coming_at_most_every_few_ticks() -> None:
+    trims: list[int] = []
+    trim = TrimWhenQuiet(every=3, trim=lambda: trims.append(1))
+    pipeline = Ticks()
+    trim(pipeline)
+    for _ in range(9):
+        pipeline.move()
+        trim(pipeline)
+    assert len(trims) == 1 + 3
+    trim(pipeline)  # quiet right after a periodic trim: nothing moved since
+    assert len(trims) == 4
+
+
 def test_no_trim_while_batches_are_in_flight() -> None:
     trims: list[int] = []
     trim = TrimWhenQuiet(trim=lambda: trims.append(1))
