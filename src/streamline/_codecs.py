@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_check
 from ._errors import ConfigurationError, StreamlineError
 
 if TYPE_CHECKING:
-    from pathlib import Path  # not imported at run time: 1 MB of a following ship's memory
+    from pathlib import Path  # not at run time: 0.35 MB of a following ship's memory
 
 T = TypeVar("T")
 
