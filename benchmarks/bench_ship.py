@@ -15,7 +15,7 @@ Reported per round and as medians: lines/s, the ratio ship/limit, and CPU second
 lines of each process (user + system of the child). ``--baseline-src`` adds a third contender in
 every round: the same ``ship`` command importing streamline from another source tree (e.g. a
 ``git archive`` of an older commit), to compare versions in one run. ``--tuned-limit`` adds the
-limit run with the malloc thresholds ``ship`` sets for itself (``cli/_pipelines.tune_malloc``, here
+limit run with the malloc thresholds ``ship`` sets for itself (``cli/_memory.tune_malloc``, here
 through glibc's ``MALLOC_*_`` variables): what the limit would be with the same process tuning.
 The ratio stays ship/limit. The package's bytecode is compiled first, as ``pip install`` does.
 ``--verify`` reads every topic back.
@@ -98,7 +98,7 @@ async def one(kind: str, bootstrap: str, path: str, lines: int, workdir: str, ve
     else:
         args = [sys.executable, "-m", "benchmarks.ship_limit", bootstrap, topic, path]
         if kind == "limit-tuned":
-            from streamline.cli._pipelines import MMAP_THRESHOLD, TRIM_THRESHOLD
+            from streamline.cli._memory import MMAP_THRESHOLD, TRIM_THRESHOLD
 
             env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
     elapsed, cpu, out, err = await asyncio.to_thread(timed_with_cpu, args, env)

@@ -24,7 +24,7 @@ STREAMLINE = os.path.join(os.path.dirname(sys.executable), "streamline")
 PROBE = """
 import atexit, json, sys
 def report():
-    names = sorted(m for m in sys.modules if m.split(".")[0] in ("typer", "pydantic", "aiokafka", "rich")
+    names = sorted(m for m in sys.modules if m.split(".")[0] in ("typer", "pydantic", "aiokafka", "rich", "cramjam", "pathlib")
                    or m.startswith("streamline.cli._"))
     sys.stderr.write("\\n" + json.dumps(names) + "\\n")
 atexit.register(report)
@@ -76,6 +76,23 @@ def test_ship_runs_without_typer(tmp_path) -> None:
     assert "(--must-exist)" in proc.stderr
     assert not {m for m in modules if m.startswith(("typer", "pydantic", "rich"))}, modules
     assert "streamline.cli._shiprun" in modules and "streamline.cli._ship" not in modules, modules
+
+
+@pytest.mark.parametrize("compression", [None, "zstd"])
+def test_a_shipping_process_keeps_out_what_it_does_not_use(kafka_bootstrap, new_topic, tmp_path, compression) -> None:
+    # Memory of a following ship (issue 18 point 3): no CLI framework, no pathlib (1 MB with what
+    # it imports), and aiokafka's snappy/lz4/zstd library (1.5 MB) only when --compression needs it.
+    topic = new_topic(partitions=1)
+    log = tmp_path / "access.log"
+    log.write_bytes(b"GET / 200\n" * 10)
+    extra = ["--compression", compression] if compression else []
+    proc, modules = imported("-b", kafka_bootstrap, "ship", str(log), "--topic", topic, "--from", "beginning",
+                             "--once", "--checkpoints", str(tmp_path / "checkpoints"), *extra)
+    assert proc.returncode == 0, proc.stderr
+    assert "shipped 10 lines" in proc.stderr
+    assert "aiokafka.producer" in modules and "streamline.cli._shiprun" in modules, modules
+    assert not {m for m in modules if m.startswith(("typer", "pydantic", "rich", "pathlib"))}, modules
+    assert ("cramjam.cramjam" in modules) == (compression is not None), modules
 
 
 def test_a_command_imports_its_own_module_and_no_pydantic() -> None:

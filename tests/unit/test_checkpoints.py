@@ -242,3 +242,13 @@ def test_find_copy_finds_the_copytruncate_copy(tmp_path) -> None:
     assert find_copy(str(log), identity, position, recent) == str(tmp_path / "app.log.1")
     (tmp_path / "app.log.1").write_bytes(log.read_bytes()[:10])  # too short to hold the rest
     assert find_copy(str(log), identity, position, recent) is None
+
+
+def test_directory_and_file_are_paths_as_before(tmp_path) -> None:
+    # Kept as strings inside (no pathlib in a following ship), still Paths to callers.
+    from pathlib import Path
+
+    for directory in (tmp_path, str(tmp_path)):
+        checkpoints = Checkpoints(directory)
+        assert checkpoints.directory == tmp_path and isinstance(checkpoints.directory, Path)
+        assert checkpoints.path == tmp_path / "checkpoints.json" and isinstance(checkpoints.path, Path)

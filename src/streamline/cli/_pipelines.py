@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger("streamline.cli")
 
-__all__ = ["SECOND_SIGNAL_EXIT", "StatusLine", "human_bytes", "plural", "run_with_signals", "start_when_reachable", "tune_malloc", "with_metrics"]
+__all__ = ["SECOND_SIGNAL_EXIT", "StatusLine", "human_bytes", "plural", "run_with_signals", "start_when_reachable", "with_metrics"]
 
 
 def human_bytes(n: float) -> str:
@@ -224,32 +224,3 @@ def with_metrics(
             return await make()
 
     return serving
-
-
-#: glibc's mallopt parameters (malloc.h) and the values a pipeline process uses.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-MMAP_THRESHOLD = 2 << 20
-TRIM_THRESHOLD = 4 << 20
-
-
-def tune_malloc() -> bool:
-    """Keep glibc from handing freed buffers back to the kernel only to fault them in again.
-
-    Shipping a backlog allocates and frees megabyte buffers all the time (1 MiB reads, record
-    batches, produce requests). With glibc's adaptive thresholds some of them are fresh
-    ``mmap``s and the heap top is trimmed after each free, so every page is faulted in anew:
-    measured on a 2M-line ``ship --once``, ~190,000 page faults and a third of its CPU time in
-    the kernel, 10,000 with these fixed thresholds. The cost: up to ``TRIM_THRESHOLD`` of freed
-    memory per malloc arena may stay resident after a burst. Linux with glibc only, and not
-    when the user set ``MALLOC_*_`` tunables of their own. True when applied."""
-    if not sys.platform.startswith("linux") or any(
-        name in os.environ for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
-    ):
-        return False
-    try:
-        import ctypes
-
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))

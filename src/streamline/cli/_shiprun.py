@@ -10,7 +10,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._pipelines import StatusLine, plural, tune_malloc, with_metrics
+from ._memory import TrimWhenQuiet, defer_cramjam, tune_malloc
+from ._pipelines import StatusLine, plural, with_metrics
 from ._run import run_async
 
 if TYPE_CHECKING:
@@ -58,7 +59,9 @@ def ship(
 ) -> None:
     """Run ``streamline ship`` with its options as read from the command line (see ``_ship``);
     ``connection`` gives the validated connection settings."""
-    tune_malloc()
+    tuned = tune_malloc()
+    if compression not in ("snappy", "lz4", "zstd"):
+        defer_cramjam()
     from .._errors import ConfigurationError
     from .._follow.files import path_problems
     from .._ingest.build import build_input
@@ -121,7 +124,8 @@ def ship(
             return
         try:
             pipeline = built.pipeline
-            pipeline.on_tick = status
+            # Following: what start-up and bursts leave freed goes back to the kernel when quiet.
+            pipeline.on_tick = TrimWhenQuiet(status) if tuned and not once else status
             stats = await run_with_signals(pipeline)
         finally:
             if status is not None:
