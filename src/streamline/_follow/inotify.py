@@ -6,7 +6,10 @@ check. Here the inotify descriptor is non-blocking and the event loop waits on i
 (``anyio.wait_readable``): no thread, no poll, nothing to do while nothing changes.
 
 Events are reported the way watchfiles reports them, ``{(kind, path)}`` with kinds 1 added,
-2 modified, 3 deleted, so the reader does not care which backend it has.
+2 modified, 3 deleted, so the reader does not care which backend it has; one more kind, 4
+written, says the change was to the file's bytes (``IN_MODIFY``), not to its attributes or link
+count (``IN_ATTRIB``, what a deletion elsewhere looks like): a written file is still where it
+was, so the reader need not look at its path.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import struct
 import sys
 from typing import Any
 
-ADDED, MODIFIED, DELETED = 1, 2, 3
+ADDED, MODIFIED, DELETED, WRITTEN = 1, 2, 3, 4
 
 IN_MODIFY = 0x00000002
 IN_ATTRIB = 0x00000004  # link count (a deletion or a rename elsewhere), permissions
@@ -157,7 +160,9 @@ class Inotify:
                 changes.add((ADDED, path))
             elif mask & (IN_DELETE | IN_MOVED_FROM):
                 changes.add((DELETED, path))
-            else:  # IN_MODIFY, IN_ATTRIB
+            elif mask & IN_MODIFY:
+                changes.add((WRITTEN, path))
+            else:  # IN_ATTRIB
                 changes.add((MODIFIED, path))
 
     def close(self) -> None:

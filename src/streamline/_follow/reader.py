@@ -49,7 +49,7 @@ from .files import (
 from .framing import Framed, LineFramer, LineTooLongError, LongLinePolicy
 from .identity import FileIdentity
 from .lines import FollowerStats, LineBatch
-from .watch import MODIFIED, ChangeWaiter
+from .watch import MODIFIED, WRITTEN, ChangeWaiter
 
 Start = Literal["end", "beginning"] | int
 
@@ -298,23 +298,23 @@ class Reader:
         """If every change is a write to an open file we follow: update their sizes and say so
         (no full look needed); False if a full look is needed (files added, removed...)."""
         by_real = self._by_real
-        files = []
+        files: dict[TrackedFile, bool] = {}  # file -> its path must be looked at
         for kind, path in changes:
             file = by_real.get(path)
-            if file is None and kind == MODIFIED and not self._follows(path):
+            if file is None and (kind == MODIFIED or kind == WRITTEN) and not self._follows(path):
                 continue  # another file in a watched directory (syslog next to our logs)
-            if kind != MODIFIED or file is None or file.fd is None or file.rotated:
+            if (kind != MODIFIED and kind != WRITTEN) or file is None or file.fd is None or file.rotated:
                 return False
-            files.append(file)
+            # "Modified" may be a deletion or rename (link count); "written" is bytes only.
+            files[file] = files.get(file, False) or kind == MODIFIED
         now = time.monotonic()
-        for file in files:
+        for file, look in files.items():
             try:
-                # Still at its path? A deletion or rename can come as "modified" (link count).
-                at_path = os.stat(file.path)
+                at_path = os.stat(file.path) if look else None  # still at its path?
                 stat = os.fstat(file.fd)  # type: ignore[arg-type]  # checked above
             except OSError:
                 return False
-            if (at_path.st_dev, at_path.st_ino) != (stat.st_dev, stat.st_ino):
+            if at_path is not None and (at_path.st_dev, at_path.st_ino) != (stat.st_dev, stat.st_ino):
                 return False
             if stat.st_size != file.size:
                 file.size, file.active_at = stat.st_size, now
