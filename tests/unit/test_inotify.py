@@ -136,3 +136,24 @@ def test_a_moved_directory_is_not_reported_under_its_old_name(tmp_path) -> None:
         assert all("late.log" not in path for _, path in changes)
     finally:
         notify.close()
+
+
+def test_the_same_name_in_two_directories_is_named_by_its_own_directory(tmp_path) -> None:
+    """Paths are remembered per watch and name: app.log here is not app.log there, also after
+    the set of watched directories changed."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    notify = Inotify()
+    try:
+        notify.watch({str(a), str(b)})
+        for directory in (a, b, a):
+            (directory / "app.log").write_bytes(b"x\n")
+            assert {path for _, path in changes_after(notify)} == {str(directory / "app.log")}
+        notify.watch({str(b)})
+        notify.watch({str(a), str(b)})  # a watched again (under a new watch descriptor)
+        for directory in (a, b):
+            (directory / "app.log").write_bytes(b"y\n")
+            assert {path for _, path in changes_after(notify)} == {str(directory / "app.log")}
+    finally:
+        notify.close()
