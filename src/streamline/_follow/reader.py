@@ -246,8 +246,8 @@ class Reader:
             if not self.options.reopen and self._opened_any and not self.chains:
                 self._end()
                 continue
-            if self._persist:
-                await self.checkpoints.flush_if_due()
+            if self._persist and self.checkpoints.due:  # (no coroutine per cycle when not due)
+                await self.checkpoints.flush()
             until = self._next_scan
             if self._persist:  # acknowledgements arrive while we wait: save them in time
                 until = min(until, time.monotonic() + self.checkpoints.flush_interval)
@@ -262,8 +262,8 @@ class Reader:
                 await self._scan()
             else:
                 self._check_rotated()
-        if self._persist:
-            await self.checkpoints.flush_if_due()  # also while busy, not only when idle
+        if self._persist and self.checkpoints.due:  # also while busy, not only when idle
+            await self.checkpoints.flush()
         return self._ready.popleft()
 
     def _expire_events(self) -> bool:
