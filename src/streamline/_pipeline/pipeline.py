@@ -1,8 +1,9 @@
 """The runner: source → stages → sinks over bounded channels, with end-to-end acknowledgements.
 
 Every task belongs to a task group. Batches (not single values) cross the channels, so the cost
-of a channel hop is paid once per ~1 MiB of input. A batch is acknowledged to its origin only
-after every sink delivered every value it led to.
+of a channel hop is paid once per ~1 MiB of input. Without stages there is no channel: the source
+feeds the sinks in one task, and the sinks' back-pressure holds up reading directly. A batch is
+acknowledged to its origin only after every sink delivered every value it led to.
 """
 
 from __future__ import annotations
