@@ -321,7 +321,10 @@ class Reader:
         return True
 
     def _has_rotated(self) -> bool:
-        return any(chain[0].rotated for chain in self.chains.values())
+        for chain in self.chains.values():
+            if chain[0].rotated:
+                return True
+        return False
 
     def _check_rotated(self) -> None:
         """Sizes of renamed or deleted files still open (cheap: few, and fstat only)."""
@@ -442,9 +445,13 @@ class Reader:
             self.stats.partial_lines_released += 1
 
     def _count_behind(self) -> None:
-        self.stats.bytes_behind = sum(
-            max(0, file.size - file.framer.position) for file in self._tracked()
-        )
+        behind = 0
+        for chain in self.chains.values():  # plain loops: this runs after every read of few files
+            for file in chain:
+                unread = file.size - file.framer.position
+                if unread > 0:
+                    behind += unread
+        self.stats.bytes_behind = behind
 
     def _frame(self, file: TrackedFile, data: bytes | None) -> Framed:
         framer = file.framer
