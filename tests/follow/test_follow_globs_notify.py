@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import anyio
@@ -177,3 +178,19 @@ async def test_writes_to_other_files_in_the_directory_do_not_trigger_full_looks(
         assert [line.text for line in await take(lines, 1)] == ["ours"]
         elapsed = time.monotonic() - started
     assert count[0] <= elapsed / RESCAN_SECONDS + 2
+
+
+async def test_a_write_needs_no_look_at_the_path_any_other_change_does(tmp_path) -> None:
+    """inotify's "written" (the file's bytes changed) leaves the file at its path, so only its
+    size is taken; "modified" (attributes, link count: maybe a deletion or rename) makes the
+    reader check that the path still holds the file, and take a full look when it does not."""
+    log = tmp_path / "app.log"
+    append(log, "")
+    async with follow(str(log)) as f:
+        reader, path = f._reader, os.path.realpath(log)
+        append(log, "one\n")
+        assert reader._grown_only({(watch.WRITTEN, path)})
+        assert [line.text for line in await take(aiter(f), 1)] == ["one"]
+        log.rename(tmp_path / "app.log.1")
+        append(log, "")  # another file at the path now
+        assert not reader._grown_only({(watch.MODIFIED, path)})

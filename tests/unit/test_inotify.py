@@ -1,5 +1,6 @@
 """The Linux inotify backend of the follower's change waiter: what each file-system change is
-reported as (the kinds watchfiles uses), and that losing a watched directory is noticed."""
+reported as (the kinds watchfiles uses, plus "written" for a change to a file's bytes), and that
+losing a watched directory is noticed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 import pytest
 
 from streamline._follow import inotify
-from streamline._follow.inotify import ADDED, DELETED, MODIFIED, Inotify
+from streamline._follow.inotify import ADDED, DELETED, MODIFIED, WRITTEN, Inotify
 
 pytestmark = pytest.mark.skipif(not (sys.platform.startswith("linux") and inotify.available()), reason="Linux inotify")
 
@@ -40,12 +41,26 @@ def test_create_write_rename_delete_are_reported_like_watchfiles(tmp_path) -> No
         assert (ADDED, str(log)) in changes_after(notify)
         with open(log, "ab") as f:
             f.write(b"one\n")
-        assert changes_after(notify) == {(MODIFIED, str(log))}
+        assert changes_after(notify) == {(WRITTEN, str(log))}
         log.rename(rotated)
         assert changes_after(notify) == {(DELETED, str(log)), (ADDED, str(rotated))}
         rotated.unlink()
         assert (DELETED, str(rotated)) in changes_after(notify)
         assert notify.read() == set()
+    finally:
+        notify.close()
+
+
+def test_an_attribute_change_is_modified_not_written(tmp_path) -> None:
+    """Only a change to the file's bytes is "written" (the reader then need not look at the
+    path); any other change to it stays "modified", and the reader looks."""
+    notify = Inotify()
+    log = tmp_path / "app.log"
+    log.write_bytes(b"one\n")
+    try:
+        notify.watch({str(tmp_path)})
+        os.chmod(log, 0o600)
+        assert changes_after(notify) == {(MODIFIED, str(log))}
     finally:
         notify.close()
 
@@ -59,7 +74,7 @@ def test_many_writes_drain_in_one_read(tmp_path) -> None:
         with open(log, "ab", buffering=0) as f:
             for i in range(5000):  # more events than one 64 KiB read holds
                 f.write(b"%d\n" % i)
-        assert changes_after(notify) == {(MODIFIED, str(log))}
+        assert changes_after(notify) == {(WRITTEN, str(log))}
         assert notify.read() == set()
     finally:
         notify.close()
@@ -119,5 +134,26 @@ def test_a_moved_directory_is_not_reported_under_its_old_name(tmp_path) -> None:
         changes = changes_after(notify)
         assert (ADDED, str(directory / "new.log")) in changes
         assert all("late.log" not in path for _, path in changes)
+    finally:
+        notify.close()
+
+
+def test_the_same_name_in_two_directories_is_named_by_its_own_directory(tmp_path) -> None:
+    """Paths are remembered per watch and name: app.log here is not app.log there, also after
+    the set of watched directories changed."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    notify = Inotify()
+    try:
+        notify.watch({str(a), str(b)})
+        for directory in (a, b, a):
+            (directory / "app.log").write_bytes(b"x\n")
+            assert {path for _, path in changes_after(notify)} == {str(directory / "app.log")}
+        notify.watch({str(b)})
+        notify.watch({str(a), str(b)})  # a watched again (under a new watch descriptor)
+        for directory in (a, b):
+            (directory / "app.log").write_bytes(b"y\n")
+            assert {path for _, path in changes_after(notify)} == {str(directory / "app.log")}
     finally:
         notify.close()

@@ -459,10 +459,14 @@ class Checkpoints:
         """``time.monotonic()`` of the last save (``None`` before the first)."""
         return self._last_flush or None
 
+    @property
+    def due(self) -> bool:
+        """True once ``flush_interval`` has passed since the last save (or failed attempt)."""
+        return time.monotonic() - max(self._last_flush, self._last_attempt) >= self.flush_interval
+
     async def flush_if_due(self) -> None:
         """Save if ``flush_interval`` has passed since the last save (or failed attempt)."""
-        now = time.monotonic()
-        if now - max(self._last_flush, self._last_attempt) >= self.flush_interval:
+        if self.due:
             await self.flush()
 
     def _write(self, payload: bytes) -> None:

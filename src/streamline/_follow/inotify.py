@@ -6,7 +6,10 @@ check. Here the inotify descriptor is non-blocking and the event loop waits on i
 (``anyio.wait_readable``): no thread, no poll, nothing to do while nothing changes.
 
 Events are reported the way watchfiles reports them, ``{(kind, path)}`` with kinds 1 added,
-2 modified, 3 deleted, so the reader does not care which backend it has.
+2 modified, 3 deleted, so the reader does not care which backend it has; one more kind, 4
+written, says the change was to the file's bytes (``IN_MODIFY``), not to its attributes or link
+count (``IN_ATTRIB``, what a deletion elsewhere looks like): a written file is still where it
+was, so the reader need not look at its path.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import struct
 import sys
 from typing import Any
 
-ADDED, MODIFIED, DELETED = 1, 2, 3
+ADDED, MODIFIED, DELETED, WRITTEN = 1, 2, 3, 4
 
 IN_MODIFY = 0x00000002
 IN_ATTRIB = 0x00000004  # link count (a deletion or a rename elsewhere), permissions
@@ -37,6 +40,7 @@ WATCHED = (
 )
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then len bytes of NUL-padded name
 _READ_BYTES = 64 * 1024
+_MAX_NAMES = 1024  # paths remembered for events (a directory of dated logs keeps adding names)
 
 _libc: Any = None
 
@@ -90,6 +94,8 @@ class Inotify:
         self._fd = fd
         self._paths: dict[int, str] = {}  # watch descriptor -> directory
         self._wds: dict[str, int] = {}
+        # (watch descriptor, name) -> path: a busy file's events name it again and again.
+        self._names: dict[tuple[int, bytes], str] = {}
         self.lost = False  # a watch went away (directory deleted or moved): watch() again
 
     def fileno(self) -> int:
@@ -100,6 +106,7 @@ class Inotify:
         for directory in [d for d in self._wds if d not in directories]:
             wd = self._wds.pop(directory)
             self._paths.pop(wd, None)
+            self._names.clear()  # watch descriptors may be reused
             self._libc.inotify_rm_watch(self._fd, wd)
         for directory in directories:
             if directory in self._wds:
@@ -131,7 +138,7 @@ class Inotify:
     def _parse(self, data: bytes, changes: set[tuple[int, str]]) -> None:
         unpack, header = _EVENT.unpack_from, _EVENT.size
         offset, end = 0, len(data)
-        paths = self._paths
+        paths, names = self._paths, self._names
         while offset + header <= end:
             wd, mask, _, length = unpack(data, offset)
             name = data[offset + header : offset + header + length].rstrip(b"\0")
@@ -147,17 +154,25 @@ class Inotify:
                 # forget it; the next watch() adds the directory again if it is back.
                 paths.pop(wd, None)
                 self._wds.pop(directory, None)
+                names.clear()
                 if not mask & IN_IGNORED:
                     self._libc.inotify_rm_watch(self._fd, wd)
                 self.lost = True
                 changes.add((DELETED, directory))
                 continue
-            path = os.path.join(directory, os.fsdecode(name)) if name else directory
+            path = names.get((wd, name))
+            if path is None:
+                path = os.path.join(directory, os.fsdecode(name)) if name else directory
+                if len(names) >= _MAX_NAMES:
+                    names.clear()
+                names[(wd, name)] = path
             if mask & (IN_CREATE | IN_MOVED_TO):
                 changes.add((ADDED, path))
             elif mask & (IN_DELETE | IN_MOVED_FROM):
                 changes.add((DELETED, path))
-            else:  # IN_MODIFY, IN_ATTRIB
+            elif mask & IN_MODIFY:
+                changes.add((WRITTEN, path))
+            else:  # IN_ATTRIB
                 changes.add((MODIFIED, path))
 
     def close(self) -> None:
@@ -167,3 +182,4 @@ class Inotify:
             self._fd = -1
             self._paths.clear()
             self._wds.clear()
+            self._names.clear()

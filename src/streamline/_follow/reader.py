@@ -49,7 +49,7 @@ from .files import (
 from .framing import Framed, LineFramer, LineTooLongError, LongLinePolicy
 from .identity import FileIdentity
 from .lines import FollowerStats, LineBatch
-from .watch import MODIFIED, ChangeWaiter
+from .watch import MODIFIED, WRITTEN, ChangeWaiter
 
 Start = Literal["end", "beginning"] | int
 
@@ -246,8 +246,8 @@ class Reader:
             if not self.options.reopen and self._opened_any and not self.chains:
                 self._end()
                 continue
-            if self._persist:
-                await self.checkpoints.flush_if_due()
+            if self._persist and self.checkpoints.due:  # (no coroutine per cycle when not due)
+                await self.checkpoints.flush()
             until = self._next_scan
             if self._persist:  # acknowledgements arrive while we wait: save them in time
                 until = min(until, time.monotonic() + self.checkpoints.flush_interval)
@@ -262,8 +262,8 @@ class Reader:
                 await self._scan()
             else:
                 self._check_rotated()
-        if self._persist:
-            await self.checkpoints.flush_if_due()  # also while busy, not only when idle
+        if self._persist and self.checkpoints.due:  # also while busy, not only when idle
+            await self.checkpoints.flush()
         return self._ready.popleft()
 
     def _expire_events(self) -> bool:
@@ -298,30 +298,33 @@ class Reader:
         """If every change is a write to an open file we follow: update their sizes and say so
         (no full look needed); False if a full look is needed (files added, removed...)."""
         by_real = self._by_real
-        files = []
+        files: dict[TrackedFile, bool] = {}  # file -> its path must be looked at
         for kind, path in changes:
             file = by_real.get(path)
-            if file is None and kind == MODIFIED and not self._follows(path):
+            if file is None and (kind == MODIFIED or kind == WRITTEN) and not self._follows(path):
                 continue  # another file in a watched directory (syslog next to our logs)
-            if kind != MODIFIED or file is None or file.fd is None or file.rotated:
+            if (kind != MODIFIED and kind != WRITTEN) or file is None or file.fd is None or file.rotated:
                 return False
-            files.append(file)
+            # "Modified" may be a deletion or rename (link count); "written" is bytes only.
+            files[file] = files.get(file, False) or kind == MODIFIED
         now = time.monotonic()
-        for file in files:
+        for file, look in files.items():
             try:
-                # Still at its path? A deletion or rename can come as "modified" (link count).
-                at_path = os.stat(file.path)
+                at_path = os.stat(file.path) if look else None  # still at its path?
                 stat = os.fstat(file.fd)  # type: ignore[arg-type]  # checked above
             except OSError:
                 return False
-            if (at_path.st_dev, at_path.st_ino) != (stat.st_dev, stat.st_ino):
+            if at_path is not None and (at_path.st_dev, at_path.st_ino) != (stat.st_dev, stat.st_ino):
                 return False
             if stat.st_size != file.size:
                 file.size, file.active_at = stat.st_size, now
         return True
 
     def _has_rotated(self) -> bool:
-        return any(chain[0].rotated for chain in self.chains.values())
+        for chain in self.chains.values():
+            if chain[0].rotated:
+                return True
+        return False
 
     def _check_rotated(self) -> None:
         """Sizes of renamed or deleted files still open (cheap: few, and fstat only)."""
@@ -442,9 +445,13 @@ class Reader:
             self.stats.partial_lines_released += 1
 
     def _count_behind(self) -> None:
-        self.stats.bytes_behind = sum(
-            max(0, file.size - file.framer.position) for file in self._tracked()
-        )
+        behind = 0
+        for chain in self.chains.values():  # plain loops: this runs after every read of few files
+            for file in chain:
+                unread = file.size - file.framer.position
+                if unread > 0:
+                    behind += unread
+        self.stats.bytes_behind = behind
 
     def _frame(self, file: TrackedFile, data: bytes | None) -> Framed:
         framer = file.framer

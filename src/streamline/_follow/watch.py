@@ -21,6 +21,7 @@ next line) and then sleeping the rest: one event-loop wake-up per cycle instead 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -47,8 +48,10 @@ ACTIVE_SECONDS = 5.0
 SLICE_SECONDS = 0.1
 IDLE_SLICE_SECONDS = 0.5
 
-#: watchfiles' change kinds: 1 added, 2 modified, 3 deleted.
+#: watchfiles' change kinds: 1 added, 2 modified, 3 deleted; the Linux backend also reports
+#: 4, written: the file's bytes changed (not only its attributes), so it is still at its path.
 MODIFIED = 2
+WRITTEN = inotify.WRITTEN
 
 #: The Linux backend (None elsewhere); tests replace it to see the fallbacks.
 Inotify: Any = inotify.Inotify if inotify.available() else None
@@ -163,7 +166,8 @@ class ChangeWaiter:
         if 0 < wait <= timeout:
             # Busy (woken moments ago): the writer most likely writes again within the gap, so
             # look after it without waiting on the descriptor first (one wake-up, not two).
-            await anyio.sleep(wait)
+            # A plain loop timer: this runs every cycle, anyio's dispatch costs more than it.
+            await asyncio.sleep(wait)
             timeout -= wait
             changes = notify.read()
             if changes:
@@ -179,7 +183,7 @@ class ChangeWaiter:
         # Busy (woken moments ago): let the writer add a few more lines before reading.
         wait = self._woke_at + BUSY_GAP - time.monotonic()
         if wait > 0:
-            await anyio.sleep(wait)
+            await asyncio.sleep(wait)
             changes |= notify.read()
         self._woke_at = time.monotonic()
         return changes

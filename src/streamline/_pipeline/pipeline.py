@@ -1,8 +1,9 @@
 """The runner: source → stages → sinks over bounded channels, with end-to-end acknowledgements.
 
 Every task belongs to a task group. Batches (not single values) cross the channels, so the cost
-of a channel hop is paid once per ~1 MiB of input. A batch is acknowledged to its origin only
-after every sink delivered every value it led to.
+of a channel hop is paid once per ~1 MiB of input. Without stages there is no channel: the source
+feeds the sinks in one task, and the sinks' back-pressure holds up reading directly. A batch is
+acknowledged to its origin only after every sink delivered every value it led to.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class Pipeline:
         self._drain_scope: anyio.CancelScope | None = None
         self._stopping = False
         self._stop_requested = False
+        self._submitting = False  # the source feeds the sinks directly and a batch is being submitted
 
     # -- control -----------------------------------------------------------------------------
 
@@ -108,7 +110,7 @@ class Pipeline:
         if self._stopping:
             return
         self._stopping = True
-        if self._source_scope is not None:
+        if self._source_scope is not None and not self._submitting:  # see _feed
             self._source_scope.cancel()
         if self._drain_scope is not None:
             self._drain_scope.deadline = anyio.current_time() + self.grace
@@ -144,14 +146,19 @@ class Pipeline:
                         self._drain_scope = drain
                         if self._stopping:
                             drain.deadline = anyio.current_time() + self.grace
-                        async with anyio.create_task_group() as tg:
-                            send, receive = anyio.create_memory_object_stream[Batch](self.capacity)
-                            tg.start_soon(self._pump, send)
-                            for stage in self.stages:
-                                next_send, next_receive = anyio.create_memory_object_stream[Batch](self.capacity)
-                                tg.start_soon(self._run_stage, stage, receive, next_send, dead_letter)
-                                receive = next_receive
-                            tg.start_soon(self._run_sinks, receive)
+                        if not self.stages:
+                            # Nothing in between: the source feeds the sinks in one task, with
+                            # no channel hop (a task switch and an event-loop trip per batch).
+                            await self._run_sinks(None)
+                        else:
+                            async with anyio.create_task_group() as tg:
+                                send, receive = anyio.create_memory_object_stream[Batch](self.capacity)
+                                tg.start_soon(self._pump, send)
+                                for stage in self.stages:
+                                    next_send, next_receive = anyio.create_memory_object_stream[Batch](self.capacity)
+                                    tg.start_soon(self._run_stage, stage, receive, next_send, dead_letter)
+                                    receive = next_receive
+                                tg.start_soon(self._run_sinks, receive)
                     if drain.cancelled_caught:
                         raise PipelineError(
                             f"stopped after the {self.grace:g}s grace period with "
@@ -181,9 +188,7 @@ class Pipeline:
                 if self._stopping:
                     return
                 async for batch in self.source.batches():
-                    self.stats.batches += 1
-                    self.stats.items += len(batch.values)
-                    self.stats.bytes += batch.size
+                    self._count(batch)
                     try:  # room in the channel: no trip through the event loop
                         send.send_nowait(batch)
                     except anyio.WouldBlock:
@@ -201,54 +206,71 @@ class Pipeline:
                 out.trace = batch.trace
                 await send.send(out)
 
-    async def _run_sinks(self, receive: Any) -> None:
-        limiter = anyio.Semaphore(self.max_in_flight)
+    def _count(self, batch: Batch) -> None:
+        stats = self.stats
+        stats.batches += 1
+        stats.items += len(batch.values)
+        stats.bytes += batch.size
+
+    async def _run_sinks(self, receive: Any | None) -> None:
+        """Submit every batch to every sink; ``receive`` is the channel from the last stage, or
+        ``None`` to read the source here (direct hand-off). Returns once every delivery settled."""
         watching = _Watching()
         try:
-            async with receive, anyio.create_task_group() as deliveries:
-                held: Batch | None = None  # taken from the channel, not mergeable with the one before
-                while True:
-                    if held is not None:
-                        batch, held = held, None
-                    else:
-                        try:  # a batch already waiting is taken without a trip through the event loop
-                            batch = receive.receive_nowait()
-                        except anyio.WouldBlock:
-                            try:
-                                batch = await receive.receive()
-                            except anyio.EndOfStream:
-                                break
-                        except anyio.EndOfStream:
-                            break
-                    if not batch.values:
-                        self._acknowledge(batch)
-                        continue
-                    # Small batches that queued up while the sinks were busy go out as one.
-                    batch, held = merge_waiting(batch, receive)
-                    try:
-                        limiter.acquire_nowait()
-                    except anyio.WouldBlock:
-                        await limiter.acquire()
-                    self.stats.in_flight += 1
-                    if len(self.sinks) > 1:
-                        batch.token.retain(len(self.sinks) - 1)
-                    remaining = [len(self.sinks)]
-                    with _tracing.current(batch.trace):  # a sink's send span is a child of the batch's
-                        for sink in self.sinks:
-                            # Submitting may wait for buffer space: that wait is the backpressure.
-                            pending = await self._retrying(sink, partial(sink.submit, batch))
-                            answers = _answers(pending)
-                            if answers is not None:
-                                # The common case, without a task per batch: the answers' callbacks
-                                # finish a delivery that succeeded; one that failed gets the task
-                                # (and its retries) as below.
-                                done = partial(self._answered, deliveries, watching, sink, batch, pending, limiter, remaining)
-                                watching.watch(answers, done)
-                            else:
-                                deliveries.start_soon(self._await_delivery, sink, batch, pending, limiter, remaining)
+            async with anyio.create_task_group() as deliveries:
+                submit = _Submission(self, deliveries, watching)
+                if receive is None:
+                    await self._feed(submit)
+                else:
+                    async with receive:
+                        await self._take_from(receive, submit)
                 await watching.wait()  # deliveries watched by callbacks are in flight too
         finally:
             watching.closed = True
+
+    async def _feed(self, submit: _Submission) -> None:
+        """Direct hand-off: read a batch, submit it, read the next. The sinks' back-pressure (a
+        submit waiting for buffer space, the in-flight limit) holds up reading, as a full
+        channel would. :meth:`stop` cancels only the wait for the next batch (a scope cancelled
+        while this task waits in the source): a batch read is always submitted."""
+        batches = self.source.batches()
+        try:
+            with anyio.CancelScope() as scope:
+                self._source_scope = scope
+                while not self._stopping:
+                    batch = await anext(batches, None)
+                    if batch is None:
+                        return
+                    self._submitting = True
+                    try:
+                        self._count(batch)
+                        await submit(batch)
+                    finally:
+                        self._submitting = False
+        finally:
+            self._source_scope = None
+            await batches.aclose()
+
+    async def _take_from(self, receive: Any, submit: _Submission) -> None:
+        """Submit the batches of the channel from the last stage until it is closed."""
+        held: Batch | None = None  # taken from the channel, not mergeable with the one before
+        while True:
+            if held is not None:
+                batch, held = held, None
+            else:
+                try:  # a batch already waiting is taken without a trip through the event loop
+                    batch = receive.receive_nowait()
+                except anyio.WouldBlock:
+                    try:
+                        batch = await receive.receive()
+                    except anyio.EndOfStream:
+                        return
+                except anyio.EndOfStream:
+                    return
+            if batch.values:
+                # Small batches that queued up while the sinks were busy go out as one.
+                batch, held = merge_waiting(batch, receive)
+            await submit(batch)
 
     def _answered(
         self, deliveries: TaskGroup, watching: _Watching, sink: Any, batch: Batch, pending: Any,
@@ -261,21 +283,27 @@ class Pipeline:
             deliveries.start_soon(self._await_delivery, sink, batch, pending, limiter, remaining)
         # else: the pipeline stopped (cancelled); the batch stays unacknowledged, read again
 
-    async def _retrying(self, sink: Any, operation: Callable[[], Awaitable[Any]]) -> Any:
-        """Run ``operation`` until it succeeds, backing off after each retriable error."""
+    async def _retrying(
+        self, sink: Any, operation: Callable[[], Awaitable[Any]], failed: StreamlineError | None = None
+    ) -> Any:
+        """Run ``operation`` until it succeeds, backing off after each retriable error
+        (``failed``: the first attempt, made by the caller, raised this retriable error)."""
         attempt = 0
         while True:
+            if failed is not None:
+                attempt += 1
+                self.stats.delivery_retries += 1
+                if self.stats.retrying_since is None:
+                    self.stats.retrying_since = anyio.current_time()
+                self.stats.last_error = str(failed)
+                await self._backoff(attempt, sink, failed)
+                failed = None
             try:
                 result = await operation()
             except StreamlineError as exc:
                 if not exc.retriable:
                     raise
-                attempt += 1
-                self.stats.delivery_retries += 1
-                if self.stats.retrying_since is None:
-                    self.stats.retrying_since = anyio.current_time()
-                self.stats.last_error = str(exc)
-                await self._backoff(attempt, sink, exc)
+                failed = exc
             else:
                 if attempt:
                     self.stats.retrying_since = None
@@ -357,6 +385,61 @@ class Pipeline:
             result = self.on_tick(self)
             if hasattr(result, "__await__"):
                 await result
+
+
+class _Submission:
+    """Hands one batch to every sink (``await submit(batch)``): waits for a free in-flight slot,
+    then for each sink's ``submit`` (its wait for buffer space is the back-pressure), and settles
+    each delivery by callbacks on its answers, or by a task when there are none or one failed."""
+
+    __slots__ = ("_deliveries", "_limiter", "_pipeline", "_watching")
+
+    def __init__(self, pipeline: Pipeline, deliveries: TaskGroup, watching: _Watching) -> None:
+        self._pipeline = pipeline
+        self._deliveries = deliveries
+        self._watching = watching
+        self._limiter = anyio.Semaphore(pipeline.max_in_flight)
+
+    async def __call__(self, batch: Batch) -> None:
+        pipeline = self._pipeline
+        if not batch.values:
+            pipeline._acknowledge(batch)
+            return
+        limiter = self._limiter
+        try:
+            limiter.acquire_nowait()
+        except anyio.WouldBlock:
+            await limiter.acquire()
+        pipeline.stats.in_flight += 1
+        sinks = pipeline.sinks
+        if len(sinks) > 1:
+            batch.token.retain(len(sinks) - 1)
+        remaining = [len(sinks)]
+        if batch.trace is None:
+            for sink in sinks:
+                await self._submit(sink, batch, remaining)
+            return
+        with _tracing.current(batch.trace):  # a sink's send span is a child of the batch's
+            for sink in sinks:
+                await self._submit(sink, batch, remaining)
+
+    async def _submit(self, sink: Sink, batch: Batch, remaining: list[int]) -> None:
+        pipeline = self._pipeline
+        try:  # the common case first: no retry loop (and no coroutine for it) per batch
+            pending = await sink.submit(batch)
+        except StreamlineError as exc:
+            if not exc.retriable:
+                raise
+            pending = await pipeline._retrying(sink, partial(sink.submit, batch), failed=exc)
+        answers = _answers(pending)
+        limiter = self._limiter
+        if answers is not None:
+            # Without a task per batch: the answers' callbacks finish a delivery that
+            # succeeded; one that failed gets the task (and its retries) as below.
+            done = partial(pipeline._answered, self._deliveries, self._watching, sink, batch, pending, limiter, remaining)
+            self._watching.watch(answers, done)
+        else:
+            self._deliveries.start_soon(pipeline._await_delivery, sink, batch, pending, limiter, remaining)
 
 
 class _Watching:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Sequence
 from typing import Any, TypeAlias
 
 from .._cleanup import finish
@@ -99,7 +99,7 @@ class Source:
         """The follower's checkpoint store, if any (for periodic saves and status)."""
         return getattr(self.obj, "checkpoints", None) if self.kind == "follower" else None
 
-    async def batches(self) -> AsyncIterator[Batch]:
+    async def batches(self) -> AsyncGenerator[Batch, None]:
         if self.kind == "follower":
             async for lb in self.obj.batches():
                 batch = Batch(lb.data, AckToken(lb.ack), _LazyFileOrigin(lb), None, lb.bytes)
