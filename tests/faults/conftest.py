@@ -7,9 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from streamline import EmbeddedBroker
-from streamline._broker import free_port
-from tcp_proxy import TcpProxy
+from tcp_proxy import TcpProxy, proxied_broker as start_proxied_broker
 
 
 @dataclass
@@ -22,7 +20,5 @@ class ProxiedBroker:
 
 @pytest.fixture
 def proxied_broker() -> Iterator[ProxiedBroker]:
-    broker_port, proxy_port = free_port(), free_port()
-    with TcpProxy(broker_port, port=proxy_port) as proxy:
-        with EmbeddedBroker(port=broker_port, advertised_port=proxy_port):
-            yield ProxiedBroker(f"127.0.0.1:{proxy_port}", proxy)
+    with start_proxied_broker() as (proxy, _):
+        yield ProxiedBroker(f"127.0.0.1:{proxy.port}", proxy)

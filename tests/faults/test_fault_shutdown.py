@@ -21,7 +21,6 @@ import pytest
 
 from shipping import STREAMLINE, line, read_topic, tally
 from streamline import EmbeddedBroker
-from streamline._broker import free_port
 
 pytestmark = pytest.mark.faults
 
@@ -95,7 +94,7 @@ def _checkpointed(checkpoints: Path) -> int:
 @pytest.fixture
 def own_broker():
     ships: list[Ship] = []
-    with EmbeddedBroker(port=free_port()) as broker:
+    with EmbeddedBroker() as broker:
         broker.ships = ships  # type: ignore[attr-defined]
         try:
             yield broker

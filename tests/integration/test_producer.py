@@ -197,9 +197,8 @@ async def test_stop_is_bounded_with_a_frozen_broker_and_says_what_was_not_acknow
     import signal
 
     from streamline import EmbeddedBroker
-    from streamline._broker import free_port
 
-    with EmbeddedBroker(port=free_port()) as broker:
+    with EmbeddedBroker() as broker:
         async with Producer(broker.bootstrap_servers) as producer:
             assert await producer.send_many("frozen", [b"before"] * 10) == 10
             process = broker._process  # the test owns this broker: it may freeze it

@@ -5,14 +5,13 @@ import asyncio
 import os
 import random
 import signal
-import subprocess
 import time
 
 import pytest
 
 from shipping import Writer, line, read_topic, rss_mb, start_ship
-from tcp_proxy import TcpProxy
-from streamline import Admin, EmbeddedBroker
+from tcp_proxy import proxied_broker
+from streamline import Admin
 
 
 def wait_until_open(pid: int, path, deadline: float = 120.0) -> None:
@@ -108,34 +107,29 @@ async def test_rotation_while_shipping_loses_nothing(kafka_bootstrap, new_topic,
 @pytest.mark.timeout(600)  # hang guard: a 30 s outage plus conditions with their own deadlines
 async def test_broker_outage_memory_bounded_and_resumes_by_itself(tmp_path) -> None:
     """A 30 s outage (connections cut by a proxy) while the file grows by ~60 MB."""
-    proxy_port = None
-    from streamline._broker import free_port
-
-    broker_port, proxy_port = free_port(), free_port()
-    with TcpProxy(broker_port, port=proxy_port) as proxy:
-        async with EmbeddedBroker(port=broker_port, advertised_port=proxy_port):
-            bootstrap = f"127.0.0.1:{proxy_port}"
-            async with Admin(bootstrap) as admin:
-                await admin.create_topic("outage", partitions=4)
-            log, ckpt, out = tmp_path / "access.log", tmp_path / "ckpt", tmp_path / "ship.out"
-            log.write_bytes(b"".join(line(i) + b"\n" for i in range(50_000)))
-            ship = start_ship(bootstrap, "outage", [str(log)], ckpt, log=out)
-            await asyncio.sleep(2)
-            proxy.cut()
-            total, peak = 50_000, 0.0
-            started = time.monotonic()
-            while time.monotonic() - started < 30:
-                with open(log, "ab") as f:
-                    f.write(b"".join(line(i) + b"\n" for i in range(total, total + 20_000)))
-                total += 20_000
-                peak = max(peak, rss_mb(ship.pid))
-                await asyncio.sleep(0.5)
-            assert ship.poll() is None, "ship must survive the outage"
-            proxy.restore()
-            seen = await read_topic(bootstrap, "outage", total, timeout=240)
+    with proxied_broker() as (proxy, _):
+        bootstrap = f"127.0.0.1:{proxy.port}"
+        async with Admin(bootstrap) as admin:
+            await admin.create_topic("outage", partitions=4)
+        log, ckpt, out = tmp_path / "access.log", tmp_path / "ckpt", tmp_path / "ship.out"
+        log.write_bytes(b"".join(line(i) + b"\n" for i in range(50_000)))
+        ship = start_ship(bootstrap, "outage", [str(log)], ckpt, log=out)
+        await asyncio.sleep(2)
+        proxy.cut()
+        total, peak = 50_000, 0.0
+        started = time.monotonic()
+        while time.monotonic() - started < 30:
+            with open(log, "ab") as f:
+                f.write(b"".join(line(i) + b"\n" for i in range(total, total + 20_000)))
+            total += 20_000
             peak = max(peak, rss_mb(ship.pid))
-            ship.send_signal(signal.SIGTERM)
-            assert ship.wait(120) == 0, out.read_text()
+            await asyncio.sleep(0.5)
+        assert ship.poll() is None, "ship must survive the outage"
+        proxy.restore()
+        seen = await read_topic(bootstrap, "outage", total, timeout=240)
+        peak = max(peak, rss_mb(ship.pid))
+        ship.send_signal(signal.SIGTERM)
+        assert ship.wait(120) == 0, out.read_text()
     grown_mb = (total - 50_000) * (len(line(0)) + 1) / 1e6
     assert grown_mb > 50
     assert set(seen) == expected(total), f"missing {len(expected(total) - set(seen))} lines"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from tcp_proxy import TcpProxy
+from tcp_proxy import proxied_broker
 
 from streamline import Admin, BrokerUnavailableError, ConnectionConfig, EmbeddedBroker, Producer, consume
 from streamline._broker import broker_binary, free_port
@@ -66,12 +66,10 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture
 def tls_bootstrap(pki: dict[str, Path]) -> Iterator[str]:
     """``127.0.0.1:PORT`` of the embedded broker reachable only through TLS."""
-    broker_port = free_port()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(pki["cert"], pki["key"])
-    with TcpProxy(broker_port, tls=context) as terminator:
-        with EmbeddedBroker(port=broker_port, advertised_port=terminator.port):
-            yield f"127.0.0.1:{terminator.port}"
+    with proxied_broker(tls=context) as (terminator, _):
+        yield f"127.0.0.1:{terminator.port}"
 
 
 async def test_tls_roundtrip_with_verification_on(tls_bootstrap: str, pki: dict[str, Path]) -> None:

@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 from scraping import value
-from tcp_proxy import TcpProxy
+from tcp_proxy import proxied_broker
 
-from streamline import DeliveryError, EmbeddedBroker, Pipeline, Producer, consume, to_topic
-from streamline._broker import free_port
+from streamline import DeliveryError, Pipeline, Producer, consume, to_topic
 from streamline._metrics.collector import exposition, new_registry
 
 pytestmark = pytest.mark.usefixtures("clean_registry")
@@ -39,9 +38,8 @@ async def batches_from(queue: asyncio.Queue[list[bytes] | None]) -> AsyncIterato
 
 @pytest.mark.timeout(240)
 async def test_a_broker_outage_makes_the_pipeline_send_again_and_that_is_counted() -> None:
-    broker_port, proxy_port = free_port(), free_port()
-    with TcpProxy(broker_port, port=proxy_port) as proxy, EmbeddedBroker(port=broker_port, advertised_port=proxy_port):
-        bootstrap, topic = f"127.0.0.1:{proxy_port}", "retried"
+    with proxied_broker() as (proxy, _):
+        bootstrap, topic = f"127.0.0.1:{proxy.port}", "retried"
         queue: asyncio.Queue[list[bytes] | None] = asyncio.Queue()
         async with Producer(bootstrap, delivery_timeout=3.0) as producer:
             await producer.send(topic, b"warm-up")  # the topic exists, its metadata is cached

@@ -2,34 +2,40 @@
 With ``tls=`` it also terminates TLS in front of a plaintext broker.
 
 Runs its own event loop in a thread, so it works from sync and async tests alike.
+:func:`proxied_broker` starts an embedded broker behind one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 
 class TcpProxy:
     """``with TcpProxy(target_port) as proxy: ... proxy.cut(); ... proxy.restore()``.
 
     While cut, open connections are closed and new ones are accepted and dropped at once, like a
-    broker that went away.
+    broker that went away. Without ``port`` it listens on a port the system picks, held from
+    the start (``proxy.port`` once entered); ``target_port`` may be set later, before the first
+    connection.
     """
 
     def __init__(
-        self, target_port: int, *, host: str = "127.0.0.1", port: int | None = None, tls: ssl.SSLContext | None = None
+        self,
+        target_port: int | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
         self.tls = tls  # a server context: accept TLS and forward plaintext (TLS termination)
         self.target_port = target_port
-        if port is None:
-            with socket.socket() as s:
-                s.bind((host, 0))
-                port = s.getsockname()[1]
-        self.port = port
+        self.port = port or 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.AbstractServer | None = None
@@ -59,6 +65,7 @@ class TcpProxy:
         self._server = await asyncio.start_server(
             self._handle, self.host, self.port, ssl=self.tls, ssl_handshake_timeout=5 if self.tls else None
         )
+        self.port = self._server.sockets[0].getsockname()[1]
 
     async def _stop(self) -> None:
         if self._server is not None:
@@ -96,3 +103,17 @@ class TcpProxy:
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         self._writers.discard(writer)
         self._writers.discard(up_writer)
+
+
+@contextmanager
+def proxied_broker(**proxy_options: Any) -> Iterator[tuple[TcpProxy, Any]]:
+    """An embedded broker whose clients all go through a proxy (it advertises the proxy's port):
+    ``with proxied_broker() as (proxy, broker): bootstrap = f"127.0.0.1:{proxy.port}"``.
+
+    Both ports are taken when bound, never chosen first and bound later: a port picked free and
+    bound a moment later can be taken meanwhile by any connection on the machine."""
+    from streamline import EmbeddedBroker
+
+    with TcpProxy(**proxy_options) as proxy, EmbeddedBroker(advertised_port=proxy.port) as broker:
+        proxy.target_port = broker.port
+        yield proxy, broker
