@@ -143,3 +143,38 @@ async def test_stop_from_inside_a_submit_ends_reading_after_that_batch() -> None
     with anyio.fail_after(60):
         await pipeline.run()
     assert delivered == [1, 2, 3] and taken[0] == 3
+
+
+async def test_answers_out_of_order_with_one_failure_save_only_the_prefix_before_it(tmp_path: Path) -> None:
+    # Three batches in flight, answered 3 (ok), 1 (ok), 2 (failed for good): the position may
+    # pass batch 1 only, though batch 3 was delivered.
+    log, store = tmp_path / "app.log", tmp_path / "c"
+    log.write_bytes(b"a0\n")
+    following = [b"b0\n", b"c0\n"]
+    answers: list[asyncio.Future[None]] = []
+    all_in_flight = anyio.Event()
+
+    class HeldSink:
+        name = "held"
+
+        async def submit(self, batch: Batch) -> asyncio.Future[None]:
+            answer = asyncio.get_running_loop().create_future()
+            answers.append(answer)
+            if following:
+                append(log, following.pop(0))  # the next batch, written while this one waits
+            else:
+                all_in_flight.set()
+            return answer
+
+    follower = follow(str(log), start="beginning", checkpoints=str(store), poll_interval=0.05)
+    pipeline = Pipeline(follower, to=HeldSink(), max_in_flight=8)
+    raised: list[BaseException] = []
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run, pipeline, raised)
+        await all_in_flight.wait()
+        answers[2].set_result(None)
+        answers[0].set_result(None)
+        answers[1].set_exception(DeliveryError("record too large"))
+    assert isinstance(raised[0], DeliveryError), raised
+    assert saved_offsets(store) == [len(b"a0\n")]
+    assert await read_all(log, store) == [b"b0", b"c0"]
