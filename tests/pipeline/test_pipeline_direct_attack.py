@@ -178,3 +178,38 @@ async def test_answers_out_of_order_with_one_failure_save_only_the_prefix_before
     assert isinstance(raised[0], DeliveryError), raised
     assert saved_offsets(store) == [len(b"a0\n")]
     assert await read_all(log, store) == [b"b0", b"c0"]
+
+
+@pytest.mark.parametrize("stages", [0, 1])
+async def test_stop_while_the_source_is_producing_a_batch_still_submits_that_batch(stages: int) -> None:
+    # stop() lands while the source runs (a signal handler between two bytecodes, another
+    # thread's call_soon_threadsafe, or the source itself): the batch it then hands out was
+    # read, so it is submitted and delivered, also when the sink's submit waits.
+    delivered: list[int] = []
+    handed_out: list[int] = []
+    pipeline: Pipeline
+
+    async def source():
+        for value in (1, 2, 3, 4):
+            if value == 2:
+                pipeline.stop()
+            handed_out.append(value)
+            yield [value]
+
+    class WaitingSink:
+        name = "waiting"
+
+        async def submit(self, batch: Batch) -> asyncio.Future[None]:
+            await anyio.sleep(0)  # e.g. a moment's wait for buffer space
+            delivered.extend(batch.values)
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+
+    pipeline = Pipeline(source(), *[lambda v: v] * stages, to=WaitingSink())
+    with anyio.fail_after(60):
+        stats = await pipeline.run()
+    # Without stages reading ends there; with one, the pump goes on until the source or the
+    # channel makes it wait (this source never does): what it took is delivered too.
+    assert handed_out == [1, 2] if not stages else handed_out[:2] == [1, 2]
+    assert delivered == handed_out and stats.delivered == len(handed_out)
