@@ -213,3 +213,26 @@ async def test_stop_while_the_source_is_producing_a_batch_still_submits_that_bat
     # channel makes it wait (this source never does): what it took is delivered too.
     assert handed_out == [1, 2] if not stages else handed_out[:2] == [1, 2]
     assert delivered == handed_out and stats.delivered == len(handed_out)
+
+
+async def test_fan_out_where_one_sink_fails_saves_nothing_only_the_other_delivered(tmp_path: Path) -> None:
+    log, store = tmp_path / "app.log", tmp_path / "c"
+    log.write_bytes(b"a0\n")
+    following = [b"b0\n"]
+    first: list[bytes] = []
+
+    async def delivers(values: list[bytes]) -> None:
+        first.extend(values)
+
+    async def fails_on_b(values: list[bytes]) -> None:
+        if values[0].startswith(b"b"):
+            raise DeliveryError("record too large")
+        if following:
+            append(log, following.pop(0))
+
+    follower = follow(str(log), start="beginning", checkpoints=str(store), poll_interval=0.05)
+    with pytest.raises(DeliveryError):
+        await Pipeline(follower, to=[delivers, fails_on_b]).run()
+    assert first[:1] == [b"a0"]  # the first sink may have had "b0" too
+    assert saved_offsets(store) == [len(b"a0\n")]
+    assert await read_all(log, store) == [b"b0"]
