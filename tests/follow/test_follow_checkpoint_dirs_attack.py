@@ -15,6 +15,11 @@ import pytest
 from streamline import Pipeline, follow
 
 
+def append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as file:
+        file.write(data)
+
+
 async def run_once(log: Path | str, checkpoints: str) -> list[bytes]:
     """Ship what the file holds (from the checkpoint, else its start) and return it."""
     got: list[bytes] = []
@@ -47,8 +52,7 @@ async def test_positions_are_saved_where_asked_and_read_back(tmp_path: Path, mon
     assert await run_once(log, given) == [b"one", b"two"]
     saved = json.loads((real / "checkpoints.json").read_text())["files"]
     assert [r["offset"] for r in saved.values()] == [8]
-    with open(log, "ab") as file:
-        file.write(b"three\n")
+    append(log, b"three\n")
     assert await run_once(log, given) == [b"three"]
 
 

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from streamline import Batch, DeliveryError, Pipeline, PipelineError, follow
@@ -200,7 +201,7 @@ async def test_stop_while_the_source_is_producing_a_batch_still_submits_that_bat
         name = "waiting"
 
         async def submit(self, batch: Batch) -> asyncio.Future[None]:
-            await anyio.sleep(0)  # e.g. a moment's wait for buffer space
+            await anyio.lowlevel.checkpoint()  # e.g. a moment's wait for buffer space
             delivered.extend(batch.values)
             done = asyncio.get_running_loop().create_future()
             done.set_result(None)
