@@ -211,3 +211,51 @@ def test_run_stops_within_grace_plus_5s_with_a_frozen_broker(own_broker, tmp_pat
     assert took < GRACE + 5 + MARGIN, (took, text)  # promise: grace + 5 s; margin for load
     assert proc.returncode == 1 and "grace period" in text, text
     assert not [n for n in NOISE if n in text], text
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+async def test_a_signal_during_a_burst_with_the_broker_cut_drains_once_it_is_back(proxied_broker, tmp_path, sig) -> None:
+    # The stage-less ship pipeline reads in the task that submits: a signal while submits wait
+    # for a broker that is gone must stop reading, deliver everything read once the broker is
+    # back (within the grace period), checkpoint exactly that, and exit 0; a restart ships the
+    # rest. Nothing lost, nothing checkpointed that was not delivered.
+    bootstrap, proxy = proxied_broker.bootstrap, proxied_broker.proxy
+    topic = "cut"
+    _create_topic(bootstrap, topic)
+    log, checkpoints = tmp_path / "access.log", tmp_path / "ckpt"
+    _append(log, 0, 1000)
+    ship = Ship(bootstrap, topic, log, checkpoints, "--grace", "600")
+    try:
+        ship.wait_for("shipped 1,000")
+        proxy.cut()
+        _append(log, 1000, 30_000)
+        ship.wait_for("in flight")  # read and submitted, not acknowledged while cut
+        ship.proc.send_signal(sig)
+        ship.wait_for("stopping: draining")
+        assert "for up to 600s" in ship.stderr, ship.stderr  # the later --grace counts
+        saved_while_cut = _checkpointed(checkpoints)
+        proxy.restore()
+        code = ship.wait(timeout=280)
+    finally:
+        if ship.proc.poll() is None:
+            ship.proc.kill()
+            ship.wait(30)
+    assert code == 0, ship.stderr
+    assert not [n for n in NOISE if n in ship.stderr], ship.stderr
+    assert saved_while_cut <= 1000 * (len(line(0)) + 1)  # nothing unacknowledged was saved
+    saved = _checkpointed(checkpoints)
+    assert saved % (len(line(0)) + 1) == 0 and saved > 0  # whole lines
+    drained = saved // (len(line(0)) + 1)
+    seen = await read_topic(bootstrap, topic, drained, timeout=120)
+    # Everything checkpointed is in the topic (delivered before it was saved).
+    assert not tally(seen, {line(n) for n in range(drained)}).missing
+    done = subprocess.run(
+        [STREAMLINE, "-b", bootstrap, "ship", str(log), "--topic", topic,
+         "--checkpoints", str(checkpoints), "--once", "-q"],
+        capture_output=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = await read_topic(bootstrap, topic, 31_000, timeout=120)
+    result = tally(seen, {line(n) for n in range(31_000)})
+    assert not result.missing and not result.corrupted, result

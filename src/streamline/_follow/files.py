@@ -148,6 +148,20 @@ def read_turn(
     return Turn(size, data, identity=grown if grown is not identity else None, recent=recent)
 
 
+def rewritten(fd: int, identity: FileIdentity, position: int, recent: bytes | None, stat: os.stat_result) -> Turn | None:
+    """A reset :class:`Turn` if a file read to its end (``position``, its size now) holds other
+    bytes than we read: truncated and rewritten to the same size, which only a "written" event
+    tells (:func:`read_turn` sees it once the file grows). ``None`` if it is the same.
+
+        turn = rewritten(fd, identity, position, recent, os.fstat(fd))
+    """
+    if stat.st_size != position or position == 0:
+        return None
+    if identity.matches(fd, stat) and (not recent or os.pread(fd, len(recent), position - len(recent)) == recent):
+        return None
+    return Turn(stat.st_size, reset=True, identity=identify(fd, stat))
+
+
 def excluded(path: str, exclude: list[str]) -> bool:
     """Does an ``exclude`` pattern match ``path`` (the whole path, or its file name)?"""
     name = os.path.basename(path)

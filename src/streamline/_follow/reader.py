@@ -43,6 +43,7 @@ from .files import (
     find_rotated,
     open_file,
     read_turn,
+    rewritten,
     scan,
     scan_all,
 )
@@ -157,6 +158,7 @@ class Reader:
         self._open_count = 0
         self._by_real: dict[str, TrackedFile] = {}  # open files at their paths, by real path
         self._all_watched = False  # notification covers every directory we look at
+        self._rewritten: list[tuple[TrackedFile, Turn]] = []  # rewritten in place, same size
         self._held = 0  # bytes held in framers: partial last lines
         self._ended = False
         self._next_scan = 0.0
@@ -262,6 +264,10 @@ class Reader:
                 await self._scan()
             else:
                 self._check_rotated()
+            while self._rewritten:  # rewritten in place: read again from 0, like a truncation
+                file, turn = self._rewritten.pop()
+                if file.fd is not None:
+                    await self._restart(file, turn)
         if self._persist and self.checkpoints.due:  # also while busy, not only when idle
             await self.checkpoints.flush()
         return self._ready.popleft()
@@ -318,6 +324,13 @@ class Reader:
                 return False
             if stat.st_size != file.size:
                 file.size, file.active_at = stat.st_size, now
+            elif stat.st_size == file.position:  # changed, not grown: maybe rewritten in place
+                try:
+                    turn = rewritten(file.fd, file.identity, file.position, file.recent, stat)  # type: ignore[arg-type]
+                except OSError:
+                    return False
+                if turn is not None:
+                    self._rewritten.append((file, turn))
         return True
 
     def _has_rotated(self) -> bool:

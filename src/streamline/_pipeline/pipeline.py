@@ -232,8 +232,10 @@ class Pipeline:
         """Direct hand-off: read a batch, submit it, read the next. The sinks' back-pressure (a
         submit waiting for buffer space, the in-flight limit) holds up reading, as a full
         channel would. :meth:`stop` cancels only the wait for the next batch (a scope cancelled
-        while this task waits in the source): a batch read is always submitted."""
+        while this task waits in the source): a batch read is always submitted, also one the
+        source handed out after stop() (called while it ran: a signal handler, the source)."""
         batches = self.source.batches()
+        late: Batch | None = None  # handed out after stop(): submitted outside the cancelled scope
         try:
             with anyio.CancelScope() as scope:
                 self._source_scope = scope
@@ -242,12 +244,19 @@ class Pipeline:
                     if batch is None:
                         return
                     self._submitting = True
+                    if scope.cancel_called:
+                        late = batch
+                        break
                     try:
                         self._count(batch)
                         await submit(batch)
                     finally:
                         self._submitting = False
+            if late is not None:
+                self._count(late)
+                await submit(late)
         finally:
+            self._submitting = False
             self._source_scope = None
             await batches.aclose()
 
