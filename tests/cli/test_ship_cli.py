@@ -99,3 +99,20 @@ def test_bad_arguments_exit_2(kafka_bootstrap, tmp_path) -> None:
         err = done.stderr.decode()
         assert done.returncode == 2, (args, err)
         assert fragment in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_a_checkpoint_directory_under_home_is_expanded(kafka_bootstrap, new_topic, tmp_path) -> None:
+    # `--checkpoints=~/x` reaches us unexpanded (the shell expands ~ only at a word's start): the
+    # positions go under $HOME, not into a directory named "~" in the working directory.
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    log = tmp_path / "a.log"
+    log.write_text("one\ntwo\n")
+    done = subprocess.run(
+        [STREAMLINE, "ship", str(log), "--topic", new_topic(partitions=1), "--checkpoints=~/state", "--from", "beginning", "--once"],
+        capture_output=True, env=env_for(kafka_bootstrap) | {"HOME": str(home)}, cwd=work, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert (home / "state" / "checkpoints.json").is_file()
+    assert not (work / "~").exists()

@@ -7,6 +7,7 @@ mistake is refused and the running config stays).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -111,7 +112,7 @@ def agent_command(
         connection["bootstrap_servers"] = bootstrap_servers
     overrides = Overrides(
         connection=connection,
-        checkpoints=checkpoints,
+        checkpoints=os.path.expanduser(checkpoints) if checkpoints else checkpoints,  # `--checkpoints=~/x`
         metrics=metrics,
         acks=acks,
         compression=compression,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -49,7 +50,7 @@ def follow_command(
         paths,
         start=parse_start(start),  # type: ignore[arg-type]  # checked by parse_start
         must_exist=must_exist,
-        checkpoints=checkpoints,
+        checkpoints=os.path.expanduser(checkpoints) if checkpoints else checkpoints,  # `--checkpoints=~/x`
         stop_at_eof=once,
         exclude=exclude,
     )

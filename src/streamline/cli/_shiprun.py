@@ -59,6 +59,8 @@ def ship(
 ) -> None:
     """Run ``streamline ship`` with its options as read from the command line (see ``_ship``);
     ``connection`` gives the validated connection settings."""
+    # The shell leaves `--checkpoints=~/x` (and ~ in STREAMLINE_CHECKPOINTS) alone: expand it here.
+    checkpoints = os.path.expanduser(checkpoints)
     tuned = tune_malloc()
     if compression not in ("snappy", "lz4", "zstd"):
         defer_cramjam()
