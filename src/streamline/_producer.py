@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 
@@ -72,6 +72,17 @@ _ENCODED = frozenset({bytes, type(None)})
 #: How long :meth:`Producer.stop` waits for acknowledgements by default when ``timeout`` is None:
 #: the producer's ``delivery_timeout``.
 
+
+
+async def _unsent(delivery: Delivery, span: Any, exc: KafkaError, planned: list[int]) -> NoReturn:
+    """A batch could not be queued: end the send span and fail ``delivery``, naming exactly
+    which of the ``planned`` items landed (some batches may already be on their way)."""
+    if span is not None:
+        _tracing.end_span(span, exc)
+    queued = delivery.queued()
+    delivery.unsent(exc, [i for i in planned if i not in queued])
+    await delivery
+    raise AssertionError("unreachable: a delivery with unsent items raises") from None
 
 class Producer:
     """Send records to Kafka; each send returns once the broker acknowledged it.
@@ -394,13 +405,7 @@ class Producer:
                 records, indices = plan[partition]
                 await self._enqueue(producer, topic, partition, records, indices, delivery, trace)
         except KafkaError as exc:
-            if span is not None:
-                _tracing.end_span(span, exc)
-            # Some batches may already be on their way: say exactly which items landed.
-            queued = delivery.queued()
-            delivery.unsent(exc, [i for p in sorted(plan) for i in plan[p][1] if i not in queued])
-            await delivery
-            raise AssertionError("unreachable: a delivery with unsent items raises") from None
+            await _unsent(delivery, span, exc, [i for p in sorted(plan) for i in plan[p][1]])
         except BaseException as exc:
             if span is not None:
                 _tracing.end_span(span, exc)
@@ -449,12 +454,7 @@ class Producer:
                     delivery.add(future, partition, indices[position:stop])
                     position = stop
         except KafkaError as exc:
-            if span is not None:
-                _tracing.end_span(span, exc)
-            queued = delivery.queued()
-            delivery.unsent(exc, [i for p in sorted(plan) for i in plan[p] if i not in queued])
-            await delivery
-            raise AssertionError("unreachable: a delivery with unsent items raises") from None
+            await _unsent(delivery, span, exc, [i for p in sorted(plan) for i in plan[p]])
         except BaseException as exc:
             if span is not None:
                 _tracing.end_span(span, exc)
