@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_latency [--rate 1000] [--seconds 10] [--idle 10] [--rounds 1]
                                        [--bootstrap HOST:PORT] [--baseline-src OLD/src]
-                                       [--rsyslog-root CACHE/debian/rsyslog/root]
+                                       [--rsyslog-root CACHE/debian/rsyslog/root] [--limits]
 
 Per round, two shipping processes in turn follow a file a writer thread appends ``--rate``
 lines/s to (each line carries ``time.time_ns()`` of its write; see ``case_latency.Writer``):
@@ -15,7 +15,10 @@ lines/s to (each line carries ``time.time_ns()`` of its write; see ``case_latenc
    producer, the produce round trip (``acks=all``) and the consumer's fetch;
 3. with ``--baseline-src``, ``ship`` again importing streamline from another source tree (an
    older commit's ``src``), to compare versions in one run;
-4. with ``--rsyslog-root``, rsyslogd (imfile in inotify mode → omkafka, acks=all, linger 5 ms)
+4. with ``--limits``, the hand-written floor of following (``benchmarks/follow_limit.py``): the
+   least a follower can do per cycle with asyncio + aiokafka (``limit``) and with a blocking loop +
+   librdkafka from the confluent-kafka wheel (``limit-rdkafka``, when installed);
+5. with ``--rsyslog-root``, rsyslogd (imfile in inotify mode → omkafka, acks=all, linger 5 ms)
    unpacked into a private root as shared/NOTES.md describes (the peers benchmark's cache has
    one), measured the same way. Rounds alternate the order.
 
@@ -77,12 +80,14 @@ async def new_topic(bootstrap: str) -> str:
     return name
 
 
-async def receive(bootstrap: str, topic: str, writer: Writer, expected: int, timeout: float) -> dict[int, tuple[float, int]]:
-    """line number -> (latency ms, receive time ns), from a consumer with a 5 ms fetch wait."""
+async def receive(
+    bootstrap: str, topic: str, writer: Writer, expected: int, timeout: float, fetch_wait_ms: int = 5
+) -> dict[int, tuple[float, int]]:
+    """line number -> (latency ms, receive time ns), from a consumer with a 5 ms fetch wait (``--fetch-wait``)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     seen: dict[int, tuple[float, int]] = {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=5)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=fetch_wait_ms)
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
@@ -119,6 +124,9 @@ async def one_run(kind: str, bootstrap: str, workdir: str, args: argparse.Namesp
             command[0:1] = [sys.executable, "-c", "import sys; from streamline.cli import main; sys.argv[0] = 'streamline'; main()"]
     elif kind == "rsyslog":
         command, env = rsyslog_command(args.rsyslog_root, path, topic, bootstrap, workdir)
+    elif kind in ("limit", "limit-rdkafka"):
+        client = "rdkafka" if kind == "limit-rdkafka" else "aiokafka"
+        command = [sys.executable, "-m", "benchmarks.follow_limit", bootstrap, topic, path, "--client", client]
     else:
         command = [sys.executable, "-m", "benchmarks.latency_probe", bootstrap, topic, path, checkpoints, stamps]
     if args.wrap and kind in args.wrap_kinds:  # e.g. "strace -c -f -o FILE" or "python -m cProfile -o FILE"
@@ -146,7 +154,7 @@ async def one_run(kind: str, bootstrap: str, workdir: str, args: argparse.Namesp
 
     sampler = asyncio.create_task(sample())
     try:
-        seen = await receive(bootstrap, topic, writer, total, timeout=args.seconds + 60)
+        seen = await receive(bootstrap, topic, writer, total, timeout=args.seconds + 60, fetch_wait_ms=args.fetch_wait)
         window["end"], window["cpu1"] = time.monotonic(), cpu_seconds(process.pid)
         window["sys1"] = cpu_split(process.pid)[1]
         await asyncio.sleep(2.0)  # settle: the last acknowledgements, a checkpoint save
@@ -266,6 +274,14 @@ async def main_async(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-latency-") as workdir:
             kinds = ["ship", "probe"] + (["baseline"] if args.baseline_src else [])
             kinds += ["rsyslog"] if args.rsyslog_root else []
+            if args.limits:
+                kinds.append("limit")
+                try:
+                    import confluent_kafka  # noqa: F401
+                except ImportError:
+                    print("limit-rdkafka skipped: confluent-kafka is not installed (pip install -e '.[bench]')")
+                else:
+                    kinds.append("limit-rdkafka")
             if args.only:
                 kinds = [kind for kind in kinds if kind in args.only.split(",")]
             for round_ in range(args.rounds):
@@ -302,6 +318,13 @@ def main() -> None:
     parser.add_argument("--baseline-src", default="", help="also run ship with streamline imported from this src dir")
     parser.add_argument(
         "--rsyslog-root", default="", help="also run rsyslogd (imfile -> omkafka) from this dpkg -x root"
+    )
+    parser.add_argument(
+        "--fetch-wait", type=int, default=5, help="the consumer's fetch_max_wait_ms (the target is judged at 5; "
+        "the embedded broker holds every fetch about half of it, see docs/performance.md)"
+    )
+    parser.add_argument(
+        "--limits", action="store_true", help="also run the hand-written floor of following (aiokafka, librdkafka)"
     )
     parser.add_argument("--only", default="", help="run only these contenders (comma-separated: ship,probe,...)")
     parser.add_argument(
