@@ -33,6 +33,7 @@ READ_BY_BOTH = [
     ["ship", "a.log", "-t", "{name}", "-k", "{hostname}", "--acks", "1", "--compression", "gzip"],
     ["ship", "a.log", "-t", "t", "--grace", "0.1", "--status-every", "1e1", "--max-message-bytes", "1_048_576"],
     ["ship", "a.log", "-t", "t", "--max-line-bytes", "100", "--long-lines", "skip", "--rotate-wait", "0"],
+    ["ship", "a.log", "-t", "t", "--linger", "0.02"],
     ["ship", "a.log", "-t", "t", "--exclude", "*.gz", "--exclude", "x.log", "--must-exist", "--strict-checkpoints"],
     ["ship", "a.log", "-t", "t", "--multiline", "^\\s", "--multiline-negate", "--multiline-match", "before",
      "--multiline-timeout", "0.5", "--multiline-max-lines", "7"],
@@ -56,6 +57,7 @@ DECLINED = [
     ["ship", "--topic", "t"],  # no PATH
     ["ship", "a.log", "-t", "t", "-t", "u"],  # repeated
     ["ship", "a.log", "-t", "t", "--grace", "0"],  # below its minimum
+    ["ship", "a.log", "-t", "t", "--linger", "-0.001"],  # below its minimum
     ["ship", "a.log", "-t", "t", "--grace", "soon"],
     ["ship", "a.log", "-t", "t", "--once=yes"],
     ["ship", "a.log", "-qt", "t"],

@@ -21,6 +21,7 @@ checkpoints = "state/checkpoints"
 metrics = "0.0.0.0:9464"
 grace = 12.5
 rotate_wait = 5
+linger = 0.02
 
 [kafka]
 bootstrap_servers = "k1:9092,k2:9092"
@@ -98,7 +99,7 @@ def test_the_full_example_gives_the_specs(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, FULL), env=ENV)
     assert config.checkpoints == str(tmp_path / "state" / "checkpoints")
     assert config.metrics == "0.0.0.0:9464"
-    assert (config.grace, config.rotate_wait) == (12.5, 5.0)
+    assert (config.grace, config.rotate_wait, config.linger) == (12.5, 5.0, 0.02)
     kafka = config.kafka
     assert kafka.connection.bootstrap_servers == "k1:9092,k2:9092"
     assert kafka.connection.sasl_mechanism == "SCRAM-SHA-512"
@@ -124,6 +125,7 @@ def test_defaults_of_a_minimal_file(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, MINIMAL), env=ENV)
     assert config.checkpoints == "/var/lib/streamline/checkpoints"
     assert config.metrics is None
+    assert config.linger == 0.005  # the follower's default
     assert (config.kafka.acks, config.kafka.compression, config.kafka.max_message_bytes) == ("all", None, 1048576)
     assert config.kafka.connection.bootstrap_servers == "localhost:9092"
     (spec,) = config.inputs
@@ -140,11 +142,13 @@ def test_command_line_overrides_the_file(tmp_path: Path) -> None:
         max_message_bytes=4096,
         grace=1.0,
         rotate_wait=0.0,
+        linger=0.0,
     )
     config = load_config(write(tmp_path, FULL.replace("max_line_bytes = 65536", "")), overrides, env=ENV)
     assert config.kafka.connection.bootstrap_servers == "cli:9092"
     assert config.kafka.connection.sasl_username == "shipper"  # None: the file decides
     assert (config.checkpoints, config.metrics, config.grace, config.rotate_wait) == ("/tmp/cli-checkpoints", "9999", 1.0, 0.0)
+    assert config.linger == 0.0
     assert (config.kafka.acks, config.kafka.compression, config.kafka.max_message_bytes) == (0, None, 4096)
 
 
@@ -176,6 +180,7 @@ def test_specs_compare_equal_when_the_file_did_not_change(tmp_path: Path) -> Non
         # wrong types
         ("grace = 'long'\n" + MINIMAL, "grace: expected a number > 0 (got a string 'long')"),
         ("grace = 0\n" + MINIMAL, "grace: expected a number > 0 (got 0)"),
+        ("linger = -1\n" + MINIMAL, "linger: expected a number >= 0 (got -1)"),
         ("[kafka]\nmax_message_bytes = 10\n" + MINIMAL, "kafka.max_message_bytes: expected an integer >= 1024 (got 10)"),
         ("[kafka]\nmax_message_bytes = 1.5e6\n" + MINIMAL, "kafka.max_message_bytes: expected an integer >= 1024 (got a float 1500000.0)"),
         ("[kafka]\nacks = 2\n" + MINIMAL, "kafka.acks: expected 0, 1 or 'all' (got 2)"),

@@ -104,6 +104,7 @@ async def test_reload_starts_stops_restarts_and_leaves_the_rest_alone(setup: Any
         await until(lambda: len(builder.built) == 3)
         first = {b.spec.name: b for b in builder.built}
         assert builder.options[0]["checkpoints_dir"] == "/var/lib/streamline/checkpoints/a"
+        assert builder.options[0]["linger"] == 0.005  # the config's (default) linger reaches each input
 
         path.write_text(config_text(("a", "'/l/a.log'"), ("b", "'/l/b.log', '/l/b2.log'"), ("d", "'/l/d.log'")))
         assert await agent.reload()

@@ -44,6 +44,7 @@ def test_accepted_values_come_back_unchanged(value: object, kwargs: dict) -> Non
         pytest.param(lambda: __import__("streamline").Stage(42), id="stage-not-callable"),
         pytest.param(lambda: __import__("streamline").follow("x.log", poll_interval=0), id="poll-interval"),
         pytest.param(lambda: __import__("streamline").follow("x.log", rotate_wait=-1), id="rotate-wait"),
+        pytest.param(lambda: __import__("streamline").follow("x.log", linger=-0.001), id="linger"),
         pytest.param(lambda: __import__("streamline").Pipeline([], to=print, tick_interval=0), id="tick-interval"),
     ],
 )

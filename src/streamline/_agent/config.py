@@ -36,9 +36,10 @@ else:  # pragma: no cover - the same parser, from PyPI (a dependency on 3.10 onl
 DEFAULT_CHECKPOINTS = "/var/lib/streamline/checkpoints"
 DEFAULT_GRACE = 30.0
 DEFAULT_ROTATE_WAIT = 30.0
+DEFAULT_LINGER = 0.005  # the follower's (``follow(linger=)``, ``ship --linger``)
 DEFAULT_MAX_MESSAGE_BYTES = 1_048_576
 
-TOP_KEYS = ("checkpoints", "metrics", "grace", "rotate_wait", "kafka", "inputs")
+TOP_KEYS = ("checkpoints", "metrics", "grace", "rotate_wait", "linger", "kafka", "inputs")
 CONNECTION_KEYS = (
     "bootstrap_servers",
     "security_protocol",
@@ -81,6 +82,7 @@ class AgentConfig:
     metrics: str | None = None
     grace: float = DEFAULT_GRACE
     rotate_wait: float = DEFAULT_ROTATE_WAIT
+    linger: float = DEFAULT_LINGER
 
     def checkpoints_for(self, spec: InputSpec) -> str:
         """Each input's checkpoints live in their own directory, named after the input."""
@@ -108,6 +110,7 @@ class Overrides:
     max_message_bytes: int | None = None
     grace: float | None = None
     rotate_wait: float | None = None
+    linger: float | None = None
 
 
 def load_config(
@@ -161,6 +164,7 @@ def parse_config(
         if overrides.rotate_wait is not None
         else top.number("rotate_wait", DEFAULT_ROTATE_WAIT, minimum=0)
     )
+    linger = overrides.linger if overrides.linger is not None else top.number("linger", DEFAULT_LINGER, minimum=0)
 
     top.require("inputs", "at least one [[inputs]] table")
     raw_inputs = top.data["inputs"]
@@ -190,6 +194,7 @@ def parse_config(
         metrics=metrics,
         grace=grace,
         rotate_wait=rotate_wait,
+        linger=linger,
     )
 
 

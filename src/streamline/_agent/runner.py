@@ -23,7 +23,7 @@ import anyio
 from .._errors import ConfigurationError
 from .._ingest.spec import InputSpec
 from .claims import claimed_twice, first_wins_excludes
-from .config import AgentConfig
+from .config import DEFAULT_LINGER, AgentConfig
 
 log = logging.getLogger("streamline.agent")
 
@@ -51,6 +51,7 @@ def _build(
     once: bool,
     rotate_wait: float,
     strict_checkpoints: bool,
+    linger: float = DEFAULT_LINGER,
     must_exist: bool,
     max_message_bytes: int,
     grace: float,
@@ -66,6 +67,7 @@ def _build(
         checkpoints_dir=checkpoints_dir,
         once=once,
         rotate_wait=rotate_wait,
+        linger=linger,
         strict_checkpoints=strict_checkpoints,
         must_exist=must_exist,
         max_message_bytes=max_message_bytes,
@@ -236,6 +238,7 @@ class Agent:
                 checkpoints_dir=config.checkpoints_for(running.spec),
                 once=self.options.once,
                 rotate_wait=config.rotate_wait,
+                linger=config.linger,
                 strict_checkpoints=self.options.strict_checkpoints,
                 must_exist=self.options.must_exist,
                 max_message_bytes=config.kafka.max_message_bytes,
@@ -304,6 +307,7 @@ class Agent:
                 ("metrics", old.metrics, new.metrics),
                 ("grace", old.grace, new.grace),
                 ("rotate_wait", old.rotate_wait, new.rotate_wait),
+                ("linger", old.linger, new.linger),
             )
             if before != after
         ]

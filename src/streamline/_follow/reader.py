@@ -50,7 +50,7 @@ from .files import (
 from .framing import Framed, LineFramer, LineTooLongError, LongLinePolicy
 from .identity import FileIdentity
 from .lines import FollowerStats, LineBatch
-from .watch import MODIFIED, WRITTEN, ChangeWaiter
+from .watch import BUSY_GAP, MODIFIED, WRITTEN, ChangeWaiter
 
 Start = Literal["end", "beginning"] | int
 
@@ -84,6 +84,8 @@ class ReaderOptions:
     #: Joins lines into events (multiline, container partial lines); None: one line, one record.
     events: Callable[[], Grouper] | None = None
     event_timeout: float = 5.0
+    #: While lines keep coming, reads are at least this far apart (seconds; see ``follow``).
+    linger: float = BUSY_GAP
 
     def framer(self, offset: int = 0) -> LineFramer | EventFramer:
         lines = LineFramer(offset=offset, max_line_bytes=self.max_line_bytes, long_lines=self.long_lines)
@@ -163,7 +165,7 @@ class Reader:
         self._ended = False
         self._next_scan = 0.0
         self._next_expiry = 0.0  # when held events are next checked for their timeout
-        self._waiter = ChangeWaiter(notify=options.notify)
+        self._waiter = ChangeWaiter(notify=options.notify, busy_gap=options.linger)
         #: One line per problem with a path (missing, unreadable, a directory, compressed).
         self.warnings: deque[str] = deque(maxlen=100)
 

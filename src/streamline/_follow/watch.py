@@ -29,7 +29,8 @@ import anyio
 
 from . import inotify
 
-#: While busy, wake-ups are at least this far apart (seconds): at 1,000 lines/s a batch holds
+#: While busy, wake-ups are at least this far apart (seconds; the default of ``follow(linger=)``
+#: and ``ship --linger``): at 1,000 lines/s a batch holds
 #: about 5 lines instead of one, at 100 lines/s one, as before. Each wake-up costs a produce
 #: request (0.6-1.0 ms of CPU each on our shared 2-core machine, mostly aiokafka's request path
 #: and the event loop), so this trades latency for CPU: following 1k lines/s took 15-19% of a
@@ -86,8 +87,9 @@ class ChangeWaiter:
         waiter.close()
     """
 
-    def __init__(self, *, notify: bool = True) -> None:
+    def __init__(self, *, notify: bool = True, busy_gap: float = BUSY_GAP) -> None:
         self.notify = notify
+        self.busy_gap = busy_gap  # the follower's ``linger``
         self._directories: frozenset[str] = frozenset()
         self._inotify: Any = None  # the Linux backend
         self._watcher: Any = None  # the watchfiles backend
@@ -162,7 +164,7 @@ class ChangeWaiter:
 
     async def _wait_inotify(self, timeout: float) -> set[tuple[int, str]] | None:
         notify: inotify.Inotify = self._inotify
-        wait = self._woke_at + BUSY_GAP - time.monotonic()
+        wait = self._woke_at + self.busy_gap - time.monotonic()
         if 0 < wait <= timeout:
             # Busy (woken moments ago): the writer most likely writes again within the gap, so
             # look after it without waiting on the descriptor first (one wake-up, not two).
@@ -181,7 +183,7 @@ class ChangeWaiter:
             if not changes:
                 return None
         # Busy (woken moments ago): let the writer add a few more lines before reading.
-        wait = self._woke_at + BUSY_GAP - time.monotonic()
+        wait = self._woke_at + self.busy_gap - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
             changes |= notify.read()

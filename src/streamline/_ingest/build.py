@@ -13,6 +13,7 @@ from typing import Any
 
 from .._errors import ConfigurationError
 from .._follow import Checkpoints, Follower, follow
+from .._follow.watch import BUSY_GAP
 from .._pipeline import Pipeline, TopicSink
 from .._pipeline.batch import Batch
 from .records import RecordBuilder
@@ -88,6 +89,7 @@ def build_input(
     checkpoints_dir: str,
     once: bool = False,
     rotate_wait: float = 30.0,
+    linger: float = BUSY_GAP,
     strict_checkpoints: bool = False,
     must_exist: bool = False,
     max_message_bytes: int = 1_048_576,
@@ -145,6 +147,7 @@ def build_input(
         rotate_wait=rotate_wait,
         multiline=spec.multiline,
         container=container,
+        linger=linger,
     )
     sink: Any = (
         TopicSink(producer, topic.template, items=items)

@@ -84,6 +84,7 @@ def agent_command(
     max_message_bytes: int | None = typer.Option(None, "--max-message-bytes", min=1024, metavar="BYTES", help="Largest record sent."),
     grace: float | None = typer.Option(None, "--grace", min=0.1, metavar="SECONDS", help="Seconds to drain on SIGINT/SIGTERM (overrides grace)."),
     rotate_wait: float | None = typer.Option(None, "--rotate-wait", min=0.0, metavar="SECONDS", help="Seconds a renamed file must be quiet before it is closed."),
+    linger: float | None = typer.Option(None, "--linger", min=0.0, metavar="SECONDS", help="While lines keep coming, read at most once per this many seconds (overrides linger)."),
     once: bool = typer.Option(False, "--once", help="Ship what is there in every input, save checkpoints, exit."),
     must_exist: bool = typer.Option(False, "--must-exist", help="A missing literal path is an error, not a warning."),
     strict_checkpoints: bool = typer.Option(False, "--strict-checkpoints", help="Fail if checkpoints cannot be saved."),
@@ -119,6 +120,7 @@ def agent_command(
         max_message_bytes=max_message_bytes,
         grace=grace,
         rotate_wait=rotate_wait,
+        linger=linger,
     )
     # Until the loop's handler is installed, a SIGHUP (whose default action kills the process)
     # is remembered and applied once the agent runs.

@@ -50,6 +50,10 @@ def ship_command(
     rotate_wait: float = typer.Option(
         30.0, "--rotate-wait", min=0.0, metavar="SECONDS", help="Seconds a renamed or deleted file must be quiet before it is closed."
     ),
+    linger: float = typer.Option(
+        0.005, "--linger", min=0.0, metavar="SECONDS",
+        help="While lines keep coming, read (and send) at most once per this many seconds: lower is sooner, higher is less CPU.",
+    ),
     strict_checkpoints: bool = typer.Option(
         False, "--strict-checkpoints", help="Fail if checkpoints cannot be saved, instead of warning and retrying."
     ),
@@ -104,7 +108,7 @@ def ship_command(
         acks=acks, compression=compression, grace=grace, quiet=quiet, status_every=status_every,
         metrics=metrics, max_message_bytes=max_message_bytes, max_line_bytes=max_line_bytes,
         long_lines=long_lines, exclude=exclude, must_exist=must_exist, rotate_wait=rotate_wait,
-        strict_checkpoints=strict_checkpoints, multiline=multiline, multiline_negate=multiline_negate,
+        linger=linger, strict_checkpoints=strict_checkpoints, multiline=multiline, multiline_negate=multiline_negate,
         multiline_match=multiline_match, multiline_timeout=multiline_timeout,
         multiline_max_lines=multiline_max_lines, parser=parser, regex=regex, on_invalid=on_invalid,
         header=header, envelope=envelope,
