@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import anyio
-
 from follow_helpers import append, take
 
 from streamline._follow import follow
