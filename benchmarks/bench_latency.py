@@ -13,7 +13,8 @@ lines/s to (each line carries ``time.time_ns()`` of its write; see ``case_latenc
 2. ``benchmarks/latency_probe.py``: the same objects ``ship`` builds, instrumented, for where
    the milliseconds go: change notification, reading, the pipeline hand-off, queueing in the
    producer, the produce round trip (``acks=all``) and the consumer's fetch;
-3. with ``--baseline-src``, ``ship`` again importing streamline from another source tree (an
+3. with ``--lingers 0.003,0.01``, ``ship --linger`` at each value (contenders ``ship@0.003`` ...);
+   with ``--baseline-src``, ``ship`` again importing streamline from another source tree (an
    older commit's ``src``), to compare versions in one run;
 4. with ``--limits``, the hand-written floor of following (``benchmarks/follow_limit.py``): the
    least a follower can do per cycle with asyncio + aiokafka (``limit``) and with a blocking loop +
@@ -116,9 +117,11 @@ async def one_run(kind: str, bootstrap: str, workdir: str, args: argparse.Namesp
     stamps = os.path.join(workdir, f"stamps-{topic}.jsonl")
     open(path, "wb").close()  # noqa: ASYNC230 - creating an empty file
     env = None
-    if kind in ("ship", "baseline"):
+    if kind in ("ship", "baseline") or kind.startswith("ship@"):
         command = [STREAMLINE, "-b", bootstrap, "ship", path, "--topic", topic, "--from", "beginning",
                    "--checkpoints", checkpoints, "-q"]
+        if kind.startswith("ship@"):  # ship@0.003: with --linger 0.003
+            command += ["--linger", kind[5:]]
         if kind == "baseline":  # the same command, with streamline imported from another source tree
             env = {**os.environ, "PYTHONPATH": args.baseline_src}
             command[0:1] = [sys.executable, "-c", "import sys; from streamline.cli import main; sys.argv[0] = 'streamline'; main()"]
@@ -273,6 +276,7 @@ async def main_async(args: argparse.Namespace) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-latency-") as workdir:
             kinds = ["ship", "probe"] + (["baseline"] if args.baseline_src else [])
+            kinds += [f"ship@{linger}" for linger in args.lingers.split(",") if linger]
             kinds += ["rsyslog"] if args.rsyslog_root else []
             if args.limits:
                 kinds.append("limit")
@@ -283,7 +287,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 else:
                     kinds.append("limit-rdkafka")
             if args.only:
-                kinds = [kind for kind in kinds if kind in args.only.split(",")]
+                kinds = [kind for kind in kinds if kind in args.only.split(",") or kind.startswith("ship@")]
             for round_ in range(args.rounds):
                 for kind in kinds if round_ % 2 == 0 else kinds[::-1]:
                     r = await one_run(kind, bootstrap, workdir, args)
@@ -322,6 +326,9 @@ def main() -> None:
     parser.add_argument(
         "--fetch-wait", type=int, default=5, help="the consumer's fetch_max_wait_ms (the target is judged at 5; "
         "the embedded broker holds every fetch about half of it, see docs/performance.md)"
+    )
+    parser.add_argument(
+        "--lingers", default="", help="also run ship with each of these --linger values (comma-separated seconds)"
     )
     parser.add_argument(
         "--limits", action="store_true", help="also run the hand-written floor of following (aiokafka, librdkafka)"
