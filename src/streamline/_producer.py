@@ -178,6 +178,7 @@ class Producer:
         self._delivery_timeout = delivery_timeout
         self._producer: Any = None
         self._keyless_turn = 0
+        self._checked_topic: str | None = None  # the last topic submit_many found legal
         # Read by the metrics endpoint at scrape time; updated once per batch answered.
         self._delivered: dict[str, list[int]] = {}  # topic -> [records, bytes, failed records]
         self._in_flight = 0  # batches sent and not answered yet
@@ -389,7 +390,8 @@ class Producer:
         >>> done = await producer.submit_many("logs", lines)  # doctest: +SKIP
         >>> await done  # every line acknowledged  # doctest: +SKIP
         """
-        check_topic(topic)
+        if topic is not self._checked_topic:  # a sink sends to one topic: its name checked once
+            self._checked_topic = check_topic(topic)
         value_codec, keys = self._codecs(codec, key_codec)
         if type(items) is RecordColumns and value_codec is None and keys is None:
             columns = items.checked(self.max_message_bytes)  # as _record_size counts, overhead included
