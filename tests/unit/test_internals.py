@@ -382,3 +382,43 @@ def test_queue_batch_leaves_everything_else_to_send_batch() -> None:
         assert queue_batch(Other(_message_accumulator=None), closed_batch(MessageAccumulator(None, 16384, 0, 30)), "t", 0) is None
 
     asyncio.run(main())
+
+
+def test_an_idempotent_batch_queued_by_queue_batch_is_numbered_when_the_sender_takes_it() -> None:
+    # Idempotence (ship's default on Kafka) numbers batches in _pop_batch, when the sender
+    # drains them: two batches queued in turn, the second after the first was drained, get
+    # consecutive sequences, exactly as through send_batch.
+    import asyncio
+
+    from aiokafka import TopicPartition
+    from aiokafka.producer.message_accumulator import MessageAccumulator
+    from aiokafka.producer.transaction_manager import TransactionManager
+
+    from streamline._internals import queue_batch
+
+    class Cluster(_Cluster):
+        def leader_for_partition(self, tp: object) -> int:
+            return 0
+
+    async def main() -> list[int]:
+        txn = TransactionManager(None, 60000)
+        txn.set_pid_and_epoch(42, 0)
+        cluster = Cluster({0})
+        accumulator = MessageAccumulator(cluster, 16384, 0, 30, txn_manager=txn)
+        from types import SimpleNamespace
+
+        holder = SimpleNamespace(_message_accumulator=accumulator, _txn_manager=txn, client=SimpleNamespace(cluster=cluster))
+        sequences = []
+        for count in (3, 2):
+            builder = accumulator.create_builder()
+            for _ in range(count):
+                builder.append(key=None, value=b"v", timestamp=None)
+            builder.close()
+            assert queue_batch(holder, builder, "t", 0) is not None
+            sequences.append(txn.sequence_number(TopicPartition("t", 0)))
+            drained, _ = accumulator.drain_by_nodes(ignore_nodes=set())
+            assert list(drained[0]) == [TopicPartition("t", 0)]
+        sequences.append(txn.sequence_number(TopicPartition("t", 0)))
+        return sequences
+
+    assert asyncio.run(main()) == [0, 3, 5]  # numbered when drained, by record count
