@@ -117,3 +117,22 @@ async def test_a_delivery_with_unsent_items_cannot_tell_when_answered() -> None:
         assert exc.unacknowledged == [1, 2]
     else:
         raise AssertionError("unsent items must fail the delivery")
+
+
+async def test_futures_are_the_batches_answers_unless_some_records_were_never_queued() -> None:
+    loop = asyncio.get_running_loop()
+    delivery = Delivery(Producer("localhost:9092"), "logs", 3)
+    first, second = loop.create_future(), loop.create_future()
+    delivery.add(first, 0, [0], 1, 10)
+    delivery.add(second, 1, [1], 1, 10)
+    assert delivery.futures() == [first, second]
+    delivery.unsent(KafkaTimeoutError(), [2])
+    assert delivery.futures() is None
+    first.set_result(None)
+    second.set_result(None)
+    try:
+        await delivery
+    except DeliveryError as exc:
+        assert exc.unacknowledged == [2]
+    else:
+        raise AssertionError("unsent items must fail the delivery")
