@@ -13,6 +13,10 @@ all; each such use is here, with the shape it expects checked, and
 - the partition assignors (``aiokafka.coordinator.assignors``);
 - failing a stopping producer's queued batches (``_message_accumulator``: aiokafka's ``stop()``
   waits for them without a limit);
+- queueing a closed producer batch straight into the accumulator (``_append_batch``) when its
+  partition has nothing queued: ``send_batch`` wraps the batch's answer in ``asyncio.shield``
+  (a future and two callbacks per batch, and the answer reaches whoever waits one event-loop
+  iteration later);
 - DeleteGroups (``AIOKafkaAdminClient._send_request_to_node``: the admin client has no call for it);
 - appending values and records (keys, headers) to a producer batch through aiokafka's compiled
   record builder (``BatchBuilder._builder``): the public ``append`` wrapper is half the
@@ -23,6 +27,7 @@ all; each such use is here, with the shape it expects checked, and
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -131,8 +136,6 @@ def _builds_per_instance() -> bool:
 
 def fail_queued_batches(producer: Any, error: BaseException) -> None:
     """Fail every batch an aiokafka producer still holds (queued or in flight) with ``error``."""
-    import asyncio
-
     accumulator = getattr(producer, "_message_accumulator", None)
     if accumulator is None:
         return
@@ -143,6 +146,40 @@ def fail_queued_batches(producer: Any, error: BaseException) -> None:
         for future in (getattr(batch, "future", None), getattr(batch, "_drain_waiter", None)):
             if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
                 future.exception()
+
+
+def queue_batch(producer: Any, batch: Any, topic: str, partition: int) -> asyncio.Future[Any] | None:
+    """Queue a closed ``batch`` for ``topic``/``partition`` in a started aiokafka producer, as
+    ``send_batch`` does, and return the batch's own answer (a future aiokafka's sender resolves
+    with the batch's ``RecordMetadata`` or fails); ``None`` when ``send_batch`` must do it.
+
+    ``send_batch`` checks the topic's metadata, waits while the partition still has a batch
+    queued (aiokafka queues one per partition at a time), then ``add_batch`` appends it and
+    returns ``asyncio.shield(batch.future)``. Here only the common case is taken: the producer
+    open and healthy, the partition known to the metadata and with nothing queued; the batch
+    goes through ``_append_batch`` like any other (the sender numbers idempotent batches when
+    it takes them, as always). The answer is not shielded: cancelling it would cancel the
+    batch's answer, so callers must only add callbacks or ``asyncio.wait`` on it.
+
+        future = queue_batch(producer, batch, "logs", 0) or await producer.send_batch(batch, "logs", partition=0)
+    """
+    from aiokafka.structs import TopicPartition  # (a module, not a package: no Python call once loaded)
+
+    accumulator: Any = getattr(producer, "_message_accumulator", None)
+    append = getattr(accumulator, "_append_batch", None)
+    if append is None or accumulator._closed or accumulator._exception is not None:
+        return None
+    txn = producer._txn_manager
+    if txn is not None and txn.transactional_id is not None:  # (streamline never sends in transactions)
+        return None
+    partitions = producer.client.cluster.partitions_for_topic(topic)
+    if not partitions or partition not in partitions:
+        return None
+    tp = TopicPartition(topic, partition)
+    if accumulator._batches.get(tp):
+        return None
+    future: asyncio.Future[Any] = append(batch, tp).future
+    return future
 
 
 async def send_delete_groups(admin: Any, group: str) -> dict[str, int]:

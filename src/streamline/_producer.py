@@ -23,7 +23,7 @@ from ._cleanup import finish
 from ._codecs import CONTENT_TYPE_HEADER, Codec, EncodeError, as_codec, describe_codec
 from ._config import ConnectionConfig
 from ._errors import ConfigurationError, DeliveryError, StreamlineError, TopicError
-from ._internals import columns_appender, records_appender, values_appender
+from ._internals import columns_appender, queue_batch, records_appender, values_appender
 from ._metrics import tracing as _tracing
 from ._models import Record, RecordMetadata
 from ._partitioner import HashPartitioner, make_partitioner
@@ -178,6 +178,7 @@ class Producer:
         self._delivery_timeout = delivery_timeout
         self._producer: Any = None
         self._keyless_turn = 0
+        self._checked_topic: str | None = None  # the last topic submit_many found legal
         # Read by the metrics endpoint at scrape time; updated once per batch answered.
         self._delivered: dict[str, list[int]] = {}  # topic -> [records, bytes, failed records]
         self._in_flight = 0  # batches sent and not answered yet
@@ -260,9 +261,16 @@ class Producer:
 
     async def partition_count(self, topic: str) -> int:
         """Number of partitions of ``topic`` (auto-created by the broker if it allows that)."""
-        producer = self._running()
+        return await self._partition_count(self._running(), check_topic(topic))
+
+    async def _partition_count(self, producer: Any, topic: str) -> int:
+        """:meth:`partition_count` of a checked topic: from the metadata at hand when it has the
+        topic (every send after the first), else waiting for it."""
+        known = producer.client.cluster.partitions_for_topic(topic)
+        if known:
+            return len(known)
         try:
-            partitions = await producer.partitions_for(check_topic(topic))
+            partitions = await producer.partitions_for(topic)
         except KafkaTimeoutError:
             raise TopicError(
                 f"topic {topic!r} has no metadata at {self.connection.bootstrap_servers} "
@@ -382,7 +390,8 @@ class Producer:
         >>> done = await producer.submit_many("logs", lines)  # doctest: +SKIP
         >>> await done  # every line acknowledged  # doctest: +SKIP
         """
-        check_topic(topic)
+        if topic is not self._checked_topic:  # a sink sends to one topic: its name checked once
+            self._checked_topic = check_topic(topic)
         value_codec, keys = self._codecs(codec, key_codec)
         if type(items) is RecordColumns and value_codec is None and keys is None:
             columns = items.checked(self.max_message_bytes)  # as _record_size counts, overhead included
@@ -393,7 +402,7 @@ class Producer:
             batch_items = self._encode_items(batch_items, value_codec, keys)
         prepared = self._prepare(batch_items)  # types and sizes: before any network call
         producer = self._running()
-        count = await self.partition_count(topic)
+        count = await self._partition_count(producer, topic)
         plan = self._plan(topic, batch_items, prepared, count)
         delivery = Delivery(self, topic, len(batch_items))
         tracer = _tracing.tracer()  # the one tracing check of a send_many call
@@ -417,7 +426,7 @@ class Producer:
     async def _submit_columns(self, topic: str, columns: RecordColumns, template: _Template) -> Delivery:
         """:meth:`submit_many` for checked :class:`RecordColumns`: no object per record."""
         producer = self._running()
-        count = await self.partition_count(topic)
+        count = await self._partition_count(producer, topic)
         delivery = Delivery(self, topic, len(columns))
         total = len(columns)
         plan: dict[int, Sequence[int]] = {}
@@ -450,8 +459,7 @@ class Producer:
                     stop = columns_appender(batch, columns.values, columns.keys, *template)(indices, position, now)
                     if stop == position:
                         raise AssertionError("aiokafka refused a record for an empty batch")
-                    future = await self._send_batch(producer, batch, topic, partition)
-                    delivery.add(future, partition, indices[position:stop])
+                    await self._send_batch(producer, batch, topic, partition, delivery, indices[position:stop])
                     position = stop
         except KafkaError as exc:
             await _unsent(delivery, span, exc, [i for p in sorted(plan) for i in plan[p]])
@@ -706,10 +714,13 @@ class Producer:
             end = appender(batch)(records, position, now)
             if end == position:
                 raise AssertionError("aiokafka refused a record for an empty batch")
-            delivery.add(await self._send_batch(producer, batch, topic, partition), partition, indices[position:end])
+            await self._send_batch(producer, batch, topic, partition, delivery, indices[position:end])
             position = end
 
-    async def _send_batch(self, producer: Any, batch: Any, topic: str, partition: int) -> Any:
+    async def _send_batch(
+        self, producer: Any, batch: Any, topic: str, partition: int, delivery: Delivery, indices: Sequence[int]
+    ) -> None:
+        """Hand ``batch`` (the records ``indices`` of ``delivery``) to aiokafka."""
         # Only a lone record appended to an empty batch can outgrow the batch; one check per batch.
         limit = self.max_message_bytes
         if batch.size() > limit:
@@ -721,18 +732,18 @@ class Producer:
         # for records that will never come (and send() cannot append to it).
         records, size = batch.record_count(), batch.size()
         batch.close()
-        future = await producer.send_batch(batch, topic, partition=partition)
-        self._in_flight += 1
-        future.add_done_callback(partial(self._answered, topic, records, size))
-        return future
+        # Its partition idle (the common case when following): queued as send_batch would,
+        # without its shield around the answer (see _internals.queue_batch).
+        future = queue_batch(producer, batch, topic, partition)
+        if future is None:
+            future = await producer.send_batch(batch, topic, partition=partition)
+        delivery.add(future, partition, indices, records, size)
 
-    def _answered(self, topic: str, records: int, size: int, future: asyncio.Future[Any]) -> None:
+    def _answered(self, topic: str, records: int, size: int, failed: bool) -> None:
         """A batch got its answer: count it for the metrics endpoint."""
         self._in_flight -= 1
         row = self._count(topic)
-        # Whoever awaits the Delivery sees a failure; if nobody does (a stopped pipeline), asyncio
-        # must not print "Future exception was never retrieved" (hence exception() here).
-        if future.cancelled() or future.exception() is not None:
+        if failed:
             row[2] += records
         else:
             row[0] += records
@@ -898,12 +909,31 @@ class Delivery:
         self._topic = topic
         self._batches: list[tuple[asyncio.Future[Any], int, Sequence[int]]] = []
         self._unsent: tuple[BaseException, list[int]] | None = None
+        self._unanswered = 0  # batches queued and not answered yet
+        self._failed = False  # some batch's answer was a failure
+        self._listener: Callable[[bool], None] | None = None
         #: How many records this delivery covers.
         self.count = count
 
-    def add(self, future: asyncio.Future[Any], partition: int, indices: Sequence[int]) -> None:
-        """Track one queued batch: its partition and the input indices of its records."""
+    def add(self, future: asyncio.Future[Any], partition: int, indices: Sequence[int], records: int, size: int) -> None:
+        """Track one queued batch: its partition and the input indices of its records (``records``
+        records, ``size`` bytes, counted for the producer's metrics once answered)."""
         self._batches.append((future, partition, indices))
+        self._unanswered += 1
+        self._producer._in_flight += 1
+        # One callback per batch: the producer's metrics and this delivery's own bookkeeping.
+        future.add_done_callback(partial(self._answered, records, size))
+
+    def _answered(self, records: int, size: int, future: asyncio.Future[Any]) -> None:
+        # Whoever awaits the Delivery sees a failure; if nobody does (a stopped pipeline), asyncio
+        # must not print "Future exception was never retrieved" (hence exception() here).
+        failed = future.cancelled() or future.exception() is not None
+        self._producer._answered(self._topic, records, size, failed)
+        self._failed = self._failed or failed
+        self._unanswered -= 1
+        if not self._unanswered and self._listener is not None:
+            listener, self._listener = self._listener, None
+            listener(self._failed)
 
     def queued(self) -> set[int]:
         """Input indices of every record handed to the producer so far."""
@@ -914,11 +944,27 @@ class Delivery:
         self._unsent = (exc, indices)
 
     def futures(self) -> list[asyncio.Future[Any]] | None:
-        """The futures of the queued batches, whose answers settle this delivery; ``None`` if
-        some records were never queued (awaiting it then raises)."""
+        """The answers of the queued batches (add callbacks, do not cancel them: that fails the
+        batch); ``None`` if some records were never queued (awaiting it then raises)."""
         if self._unsent is not None:
             return None
         return [future for future, _, _ in self._batches]
+
+    def when_answered(self, listener: Callable[[bool], None]) -> bool:
+        """Call ``listener(failed)`` once the broker answered every batch (at once if it has),
+        ``failed`` True if any answer was a failure (await the delivery for which records);
+        one listener per delivery. False, and no call, if some records were never queued
+        (awaiting the delivery raises).
+
+        >>> delivery.when_answered(lambda failed: print("failed" if failed else "delivered"))  # doctest: +SKIP
+        """
+        if self._unsent is not None:
+            return False
+        if self._unanswered:
+            self._listener = listener
+        else:
+            listener(self._failed)
+        return True
 
     def done(self) -> bool:
         """True once the broker answered for every batch (successfully or not)."""

@@ -167,6 +167,26 @@ async def test_order_within_a_partition_is_input_order_for_any_mix(kafka_bootstr
         assert in_offset_order == sorted(in_offset_order), partition
 
 
+async def test_submissions_queued_behind_each_other_keep_their_order(kafka_bootstrap, new_topic) -> None:
+    # A batch for an idle partition is queued straight into aiokafka's accumulator; one for a
+    # partition that still has a batch queued goes through send_batch, which waits its turn.
+    # Both kinds, interleaved (small batches, submissions not awaited in between), keep the
+    # input order, and each Delivery tells when its own batches were answered.
+    topic = new_topic(partitions=1)
+    async with Producer(kafka_bootstrap, max_batch_bytes=1024) as producer:
+        deliveries = [await producer.submit_many(topic, [b"%02d-%03d" % (d, i) for i in range(40)]) for d in range(10)]
+        told: list[bool] = []
+        for delivery in deliveries:
+            assert delivery.when_answered(told.append)
+        assert [await delivery for delivery in deliveries] == [40] * 10
+        assert told == [False] * 10
+        assert producer.metrics()["topics"][topic][0] == 400 and producer.metrics()["in_flight"] == 0
+    got = await read_all(kafka_bootstrap, topic, 400)
+    assert [m.value for m in sorted(got, key=lambda m: m.offset)] == [
+        b"%02d-%03d" % (d, i) for d in range(10) for i in range(40)
+    ]
+
+
 async def test_idempotence_is_detected_and_the_embedded_broker_lacks_it(kafka_bootstrap, new_topic) -> None:
     from streamline import BrokerUnavailableError
 

@@ -157,14 +157,18 @@ async def test_a_producer_reports_records_bytes_and_in_flight_per_topic(kafka_bo
 
 async def test_a_failed_batch_counts_its_records_as_delivery_errors() -> None:
     # The counting itself (the broker decides when a batch fails; this checks what is counted then).
+    from streamline._producer import Delivery
+
     producer = Producer("localhost:9")
     ok: asyncio.Future[object] = asyncio.get_running_loop().create_future()
     failed: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-    producer._in_flight = 2
+    delivery = Delivery(producer, "t", 9)  # what submit_many hands its batches to
+    delivery.add(ok, 0, range(4), 4, 400)
+    delivery.add(failed, 1, range(4, 9), 5, 500)
+    assert producer.metrics()["in_flight"] == 2
     ok.set_result(None)
     failed.set_exception(RuntimeError("refused"))
-    producer._answered("t", 4, 400, ok)
-    producer._answered("t", 5, 500, failed)
+    await asyncio.sleep(0)  # the answers' callbacks run
     assert producer.metrics() == {"topics": {"t": [4, 400, 5]}, "in_flight": 0}
     from streamline._metrics import track
 

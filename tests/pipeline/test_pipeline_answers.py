@@ -1,10 +1,11 @@
-"""Deliveries that expose their producer futures (as ``TopicSink`` over ``Producer`` does) are
-settled by callbacks on the answers, without a task per batch: acknowledged only once answered,
+"""Deliveries that say when they were answered (``when_answered``, as ``TopicSink`` over
+``Producer`` does) are settled by that call, without a task per batch: acknowledged only once answered,
 and a failed answer still goes through the retrying path."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -19,8 +20,9 @@ class AnsweredDelivery:
         self.items = items
         self.future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
-    def futures(self) -> list[asyncio.Future[Any]]:
-        return [self.future]
+    def when_answered(self, listener: Callable[[bool], None]) -> bool:
+        self.future.add_done_callback(lambda f: listener(f.cancelled() or f.exception() is not None))
+        return True
 
     def __await__(self) -> Any:
         return self._wait().__await__()

@@ -279,3 +279,146 @@ def test_columns_appender_builds_what_the_public_append_builds() -> None:
     other = _batch(value_serializer=lambda v: v.upper())
     assert columns_appender(other, values, None, headers, 1, "offset", offsets)(range(2), 0, 7) == 2
     assert b"LINE 1" in bytes(other._build()) and b"offset" in bytes(other._build())
+
+
+def test_send_batch_appends_through_the_accumulator_where_queue_batch_does() -> None:
+    # queue_batch() does what send_batch → add_batch do for an idle partition: _append_batch,
+    # whose MessageBatch carries the answer as .future; the names it reads must exist.
+    import inspect
+
+    from aiokafka.producer.message_accumulator import MessageAccumulator, MessageBatch
+    from aiokafka.producer.producer import AIOKafkaProducer
+
+    assert "add_batch" in AIOKafkaProducer.send_batch.__code__.co_names
+    assert "_append_batch" in MessageAccumulator.add_batch.__code__.co_names
+    assert "shield" in MessageAccumulator.add_batch.__code__.co_names  # what queue_batch spares
+    assert list(inspect.signature(MessageAccumulator._append_batch).parameters) == ["self", "builder", "tp"]
+    names = MessageAccumulator.__init__.__code__.co_names
+    assert {"_batches", "_closed", "_exception"} <= set(names)
+    assert "future" in MessageBatch.__init__.__code__.co_names
+    assert {"_message_accumulator", "_txn_manager", "client"} <= set(AIOKafkaProducer.__init__.__code__.co_names)
+
+
+class _Cluster:
+    def __init__(self, partitions: set[int] | None) -> None:
+        self.partitions = partitions
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        return self.partitions
+
+
+def _producer_holder(accumulator: object, partitions: set[int] | None = None) -> object:
+    from types import SimpleNamespace
+
+    cluster = _Cluster({0, 1} if partitions is None else partitions)
+    return SimpleNamespace(_message_accumulator=accumulator, _txn_manager=None, client=SimpleNamespace(cluster=cluster))
+
+
+def test_queue_batch_queues_for_an_idle_partition_and_hands_back_the_batchs_own_answer() -> None:
+    import asyncio
+
+    from aiokafka import TopicPartition
+    from aiokafka.producer.message_accumulator import MessageAccumulator
+
+    from streamline._internals import queue_batch
+
+    async def main() -> None:
+        accumulator = MessageAccumulator(None, 16384, 0, 30)
+        builder = accumulator.create_builder()
+        builder.append(key=None, value=b"v", timestamp=None)
+        builder.close()
+        future = queue_batch(_producer_holder(accumulator), builder, "t", 1)
+        assert future is not None and not future.done()
+        [queued] = accumulator._batches[TopicPartition("t", 1)]
+        assert queued.future is future  # not a shield around it: its callbacks run at the answer
+        assert accumulator.waiter().done()  # the sender is woken, as by add_batch
+        queued.done(base_offset=7)
+        assert (await future).offset == 7
+
+    asyncio.run(main())
+
+
+def test_queue_batch_leaves_everything_else_to_send_batch() -> None:
+    import asyncio
+
+    from aiokafka import TopicPartition
+    from aiokafka.errors import KafkaError
+    from aiokafka.producer.message_accumulator import MessageAccumulator
+
+    from streamline._internals import queue_batch
+
+    def closed_batch(accumulator: MessageAccumulator) -> object:
+        builder = accumulator.create_builder()
+        builder.append(key=None, value=b"v", timestamp=None)
+        builder.close()
+        return builder
+
+    async def main() -> None:
+        accumulator = MessageAccumulator(None, 16384, 0, 30)
+        holder = _producer_holder(accumulator)
+        assert queue_batch(holder, closed_batch(accumulator), "t", 0) is not None
+        # the partition still has a batch queued: send_batch waits for it to drain
+        assert queue_batch(holder, closed_batch(accumulator), "t", 0) is None
+        assert len(accumulator._batches[TopicPartition("t", 0)]) == 1
+        # a partition the metadata does not know, a topic without metadata
+        assert queue_batch(holder, closed_batch(accumulator), "t", 5) is None
+        assert queue_batch(_producer_holder(accumulator, set()), closed_batch(accumulator), "t", 1) is None
+        # a transactional producer (never streamline's)
+        from types import SimpleNamespace
+
+        transactional = _producer_holder(accumulator)
+        transactional._txn_manager = SimpleNamespace(transactional_id="tx")  # type: ignore[attr-defined]
+        assert queue_batch(transactional, closed_batch(accumulator), "t", 1) is None
+        # a failed accumulator, a closed one
+        accumulator._exception = KafkaError("fenced")
+        assert queue_batch(holder, closed_batch(accumulator), "t", 1) is None
+        accumulator._exception = None
+        accumulator._closed = True
+        assert queue_batch(holder, closed_batch(accumulator), "t", 1) is None
+        assert TopicPartition("t", 1) not in accumulator._batches
+        # another shape: nothing to append through
+        from types import SimpleNamespace as Other
+
+        assert queue_batch(Other(_message_accumulator=None), closed_batch(MessageAccumulator(None, 16384, 0, 30)), "t", 0) is None
+
+    asyncio.run(main())
+
+
+def test_an_idempotent_batch_queued_by_queue_batch_is_numbered_when_the_sender_takes_it() -> None:
+    # Idempotence (ship's default on Kafka) numbers batches in _pop_batch, when the sender
+    # drains them: two batches queued in turn, the second after the first was drained, get
+    # consecutive sequences, exactly as through send_batch.
+    import asyncio
+
+    from aiokafka import TopicPartition
+    from aiokafka.producer.message_accumulator import MessageAccumulator
+    from aiokafka.producer.transaction_manager import TransactionManager
+
+    from streamline._internals import queue_batch
+
+    class Cluster(_Cluster):
+        def leader_for_partition(self, tp: object) -> int:
+            return 0
+
+    async def main() -> list[int]:
+        txn = TransactionManager(None, 60000)
+        txn.set_pid_and_epoch(42, 0)
+        cluster = Cluster({0})
+        accumulator = MessageAccumulator(cluster, 16384, 0, 30, txn_manager=txn)
+        from types import SimpleNamespace
+
+        holder = SimpleNamespace(_message_accumulator=accumulator, _txn_manager=txn, client=SimpleNamespace(cluster=cluster))
+        sequences = []
+        for count in (3, 2):
+            builder = accumulator.create_builder()
+            for _ in range(count):
+                builder.append(key=None, value=b"v", timestamp=None)
+            builder.close()
+            assert queue_batch(holder, builder, "t", 0) is not None
+            sequences.append(txn.sequence_number(TopicPartition("t", 0)))
+            drained, _ = accumulator.drain_by_nodes(ignore_nodes=set())
+            assert list(drained[0]) == [TopicPartition("t", 0)]
+        sequences.append(txn.sequence_number(TopicPartition("t", 0)))
+        return sequences
+
+    assert asyncio.run(main()) == [0, 3, 5]  # numbered when drained, by record count

@@ -356,6 +356,13 @@ class Reader:
 
     def _next_pending(self) -> TrackedFile | None:
         """Round-robin over paths: in each chain, the oldest file that has bytes to read."""
+        if len(self.chains) == 1:  # one path (ship's usual case; this runs twice a cycle): no turns
+            for chain in self.chains.values():
+                for file in chain:
+                    if file.pending:
+                        self._cursor = 0
+                        return file
+            return None
         chains = list(self.chains.values())
         for step in range(len(chains)):
             index = (self._cursor + step) % len(chains)

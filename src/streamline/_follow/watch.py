@@ -168,8 +168,7 @@ class ChangeWaiter:
         if 0 < wait <= timeout:
             # Busy (woken moments ago): the writer most likely writes again within the gap, so
             # look after it without waiting on the descriptor first (one wake-up, not two).
-            # A plain loop timer: this runs every cycle, anyio's dispatch costs more than it.
-            await asyncio.sleep(wait)
+            await _sleep(wait)
             timeout -= wait
             changes = notify.read()
             if changes:
@@ -185,7 +184,7 @@ class ChangeWaiter:
         # Busy (woken moments ago): let the writer add a few more lines before reading.
         wait = self._woke_at + self.busy_gap - time.monotonic()
         if wait > 0:
-            await asyncio.sleep(wait)
+            await _sleep(wait)
             changes |= notify.read()
         self._woke_at = time.monotonic()
         return changes
@@ -200,3 +199,25 @@ class ChangeWaiter:
         """Stop watching (idempotent)."""
         self._close_backends()
         self._directories = frozenset()
+
+
+async def _sleep(delay: float) -> None:
+    """``asyncio.sleep(delay)`` for the busy gap, which runs every cycle: a plain loop timer
+    (anyio's dispatch costs more than the sleep), and one that fired is not cancelled again
+    (``asyncio.sleep`` cancels its timer in every case: four calls per cycle for nothing).
+
+        await _sleep(0.005)
+    """
+    loop = asyncio.get_running_loop()
+    woken = loop.create_future()
+    timer = loop.call_at(loop.time() + delay, _wake, woken)
+    try:
+        await woken
+    except BaseException:  # cancelled while waiting: the timer must not fire for nothing
+        timer.cancel()
+        raise
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():  # (cancelled meanwhile)
+        woken.set_result(None)

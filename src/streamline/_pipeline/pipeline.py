@@ -440,20 +440,21 @@ class _Submission:
             if not exc.retriable:
                 raise
             pending = await pipeline._retrying(sink, partial(sink.submit, batch), failed=exc)
-        answers = _answers(pending)
         limiter = self._limiter
-        if answers is not None:
-            # Without a task per batch: the answers' callbacks finish a delivery that
-            # succeeded; one that failed gets the task (and its retries) as below.
+        when_answered = getattr(pending, "when_answered", None)
+        if when_answered is not None:
+            # Without a task per batch: told when every answer came, the delivery is finished
+            # if it succeeded; one that failed gets the task (and its retries) as below.
             done = partial(pipeline._answered, self._deliveries, self._watching, sink, batch, pending, limiter, remaining)
-            self._watching.watch(answers, done)
-        else:
-            self._deliveries.start_soon(pipeline._await_delivery, sink, batch, pending, limiter, remaining)
+            if self._watching.watch(when_answered, done):
+                return
+        self._deliveries.start_soon(pipeline._await_delivery, sink, batch, pending, limiter, remaining)
 
 
 class _Watching:
-    """Deliveries finished by callbacks on their answers (no task each): how many are still
-    unanswered, so the sinks' loop can wait for them at the end like for its tasks."""
+    """Deliveries finished when their sink says every answer came (``when_answered``, no task
+    each): how many are still unanswered, so the sinks' loop can wait for them at the end like
+    for its tasks."""
 
     __slots__ = ("_idle", "closed", "count")
 
@@ -462,29 +463,24 @@ class _Watching:
         self.closed = False  # the sinks' loop is gone: a failed answer starts no task
         self._idle: anyio.Event | None = None
 
-    def watch(self, futures: Sequence[Any], done: Callable[[bool], None]) -> None:
-        """Call ``done(failed)`` once every future has its answer (at once if all have one)."""
-        left = [len(futures)]
-        failed = [False]
-
-        def answered(future: Any) -> None:
-            if future.cancelled() or future.exception() is not None:
-                failed[0] = True
-            left[0] -= 1
-            if left[0] == 0:
-                self.count -= 1
-                try:
-                    done(failed[0])
-                finally:
-                    if self.count == 0 and self._idle is not None:
-                        self._idle.set()
-
-        if not futures:
-            done(False)
-            return
+    def watch(self, when_answered: Callable[[Callable[[bool], None]], bool], done: Callable[[bool], None]) -> bool:
+        """Have ``done(failed)`` called once the delivery was answered (``when_answered(listener)``
+        calls the listener then, at once if it has been); False if the delivery cannot tell
+        (then nothing is called: await it)."""
         self.count += 1
-        for future in futures:
-            future.add_done_callback(answered)
+
+        def answered(failed: bool) -> None:
+            self.count -= 1
+            try:
+                done(failed)
+            finally:
+                if self.count == 0 and self._idle is not None:
+                    self._idle.set()
+
+        if when_answered(answered):
+            return True
+        self.count -= 1
+        return False
 
     async def wait(self) -> None:
         """Until every watched delivery was answered."""
@@ -492,12 +488,6 @@ class _Watching:
             self._idle = anyio.Event()
             await self._idle.wait()
         self._idle = None
-
-
-def _answers(pending: Any) -> list[Any] | None:
-    """The asyncio futures whose answers settle a sink's delivery, if it exposes them."""
-    futures = getattr(pending, "futures", None)
-    return futures() if futures is not None else None
 
 
 #: Queued batches are merged into one submission up to this many values (larger ones, e.g. the

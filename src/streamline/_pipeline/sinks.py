@@ -124,10 +124,11 @@ class TopicDelivery:
     def __await__(self) -> Any:
         return self._delivery.__await__()
 
-    def futures(self) -> list[Any] | None:
-        """The producer's futures whose answers settle this delivery (``None``: await it)."""
-        futures = getattr(self._delivery, "futures", None)
-        return futures() if futures is not None else None
+    def when_answered(self, listener: Callable[[bool], None]) -> bool:
+        """Call ``listener(failed)`` once the broker answered every batch (the producer's
+        :meth:`~streamline.Delivery.when_answered`); False if it cannot tell (await it instead)."""
+        when_answered = getattr(self._delivery, "when_answered", None)
+        return when_answered is not None and bool(when_answered(listener))
 
     async def resubmit(self, error: BaseException) -> TopicDelivery:
         """Submit again what ``error`` (a DeliveryError) names as unacknowledged (all if unknown)."""
