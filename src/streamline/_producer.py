@@ -944,11 +944,11 @@ class Delivery:
         self._unsent = (exc, indices)
 
     def futures(self) -> list[asyncio.Future[Any]] | None:
-        """The answers of the queued batches (add callbacks, do not cancel them: that fails the
-        batch); ``None`` if some records were never queued (awaiting it then raises)."""
+        """The answers of the queued batches, shielded (cancelling one leaves the send alone);
+        ``None`` if some records were never queued (awaiting it then raises)."""
         if self._unsent is not None:
             return None
-        return [future for future, _, _ in self._batches]
+        return [asyncio.shield(future) for future, _, _ in self._batches]
 
     def when_answered(self, listener: Callable[[bool], None]) -> bool:
         """Call ``listener(failed)`` once the broker answered every batch (at once if it has),
