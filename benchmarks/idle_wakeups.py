@@ -70,7 +70,11 @@ async def one(kind: str, bootstrap: str, workdir: str, args: argparse.Namespace)
         if arrived < 100:
             raise RuntimeError(f"{kind}: only {arrived} of 100 lines arrived")
         await asyncio.sleep(args.settle)
-        return await asyncio.to_thread(strace_counts, process.pid, args.seconds)
+        counts = await asyncio.to_thread(strace_counts, process.pid, args.seconds)
+        with open(f"/proc/{process.pid}/status") as status:  # noqa: ASYNC230 - procfs
+            memory = {f.split(":")[0]: int(f.split()[1]) for f in status if f.startswith(("VmRSS", "VmHWM"))}
+        counts.update({f"{name} kB": value for name, value in memory.items()})
+        return counts
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=40)
@@ -81,14 +85,15 @@ async def main_async(args: argparse.Namespace) -> None:
 
     async with EmbeddedBroker() as broker:
         with tempfile.TemporaryDirectory(prefix="idle-wakeups-") as workdir:
-            kinds = ["ship"] + (["baseline"] if args.baseline_src else [])
+            kinds = (["ship"] if not args.only_baseline else []) + (["baseline"] if args.baseline_src else [])
             for round_ in range(args.rounds):
                 for kind in kinds if round_ % 2 == 0 else kinds[::-1]:
                     counts = await one(kind, broker.bootstrap_servers, workdir, args)
+                    memory = {name: counts.pop(name) for name in [n for n in counts if n.endswith(" kB")]}
                     per_second = {name: count / args.seconds for name, count in sorted(counts.items())}
                     total = sum(per_second.values())
                     detail = ", ".join(f"{name} {rate:.2f}" for name, rate in per_second.items())
-                    print(f"round {round_ + 1} {kind:8s}: {total:.2f} sleeping calls/s ({detail}); load {os.getloadavg()[0]:.2f}", flush=True)
+                    print(f"round {round_ + 1} {kind:8s}: {total:.2f} sleeping calls/s ({detail}); RSS {memory.get('VmRSS kB', 0) / 1000:.1f} MB, peak {memory.get('VmHWM kB', 0) / 1000:.1f} MB; load {os.getloadavg()[0]:.2f}", flush=True)
 
 
 def main() -> None:
@@ -97,6 +102,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=4.0, help="seconds after the lines arrived before counting")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--baseline-src", default="")
+    parser.add_argument("--only-baseline", action="store_true")
     asyncio.run(main_async(parser.parse_args()))
 
 
