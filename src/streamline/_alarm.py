@@ -9,7 +9,9 @@ process makes no wake-ups.
 
 from __future__ import annotations
 
+import asyncio
 import math
+import threading
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -26,10 +28,12 @@ class Alarm:
     the callback changed (no await between reading that state and the wait, so nothing is missed).
     """
 
-    __slots__ = ("_scope",)
+    __slots__ = ("_loop", "_scope", "_thread")
 
     def __init__(self) -> None:
         self._scope: anyio.CancelScope | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0  # the waiting loop's thread
 
     @property
     def waiting(self) -> bool:
@@ -39,6 +43,7 @@ class Alarm:
     async def wait_until(self, deadline: float, wait: Callable[[], Awaitable[object]] = anyio.sleep_forever) -> bool:
         """Await ``wait()`` (by default: nothing happens) until ``deadline``; True if it ended
         by itself, False at the deadline. ``wait`` must be cancel-safe (lose nothing if cut short)."""
+        self._loop, self._thread = asyncio.get_running_loop(), threading.get_ident()
         with anyio.CancelScope(deadline=deadline) as scope:
             self._scope = scope
             try:
@@ -48,8 +53,14 @@ class Alarm:
         return not scope.cancelled_caught
 
     def bring_forward(self, deadline: float | None) -> None:
-        """End the current wait at ``deadline`` if that is sooner (``None``: no change); safe
-        from callbacks in the event loop's thread."""
+        """End the current wait at ``deadline`` if that is sooner (``None``: no change). From
+        the loop's thread (a callback) or any other (e.g. ``line.ack()`` in a worker thread)."""
+        if self._thread != threading.get_ident() and self._loop is not None:
+            try:
+                self._loop.call_soon_threadsafe(self.bring_forward, deadline)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                pass
+            return
         scope = self._scope
         if scope is not None and deadline is not None and deadline < scope.deadline:
             scope.deadline = deadline

@@ -33,3 +33,17 @@ async def test_the_wait_may_end_by_itself_first() -> None:
     event = anyio.Event()
     event.set()
     assert await alarm.wait_until(math.inf, event.wait) is True
+
+
+async def test_another_thread_may_bring_it_forward() -> None:
+    """``line.ack()`` in a worker thread schedules a save: the alarm is moved in the loop's thread."""
+    alarm = Alarm()
+
+    async def from_a_thread() -> None:
+        await anyio.wait_all_tasks_blocked()
+        await anyio.to_thread.run_sync(alarm.bring_forward, anyio.current_time())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(from_a_thread)
+        with anyio.fail_after(60):
+            assert await alarm.wait_until(math.inf) is False

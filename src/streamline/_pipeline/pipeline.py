@@ -388,7 +388,8 @@ class Pipeline:
         checkpoints = self.source.checkpoints
         stop_listening = None if checkpoints is None else checkpoints.on_acknowledged(self._alarm.bring_forward)
         self._quiet = False
-        self._next_tick = anyio.current_time() + self.tick_interval
+        # Without on_tick there is nothing to tick for: the ticker only saves checkpoints.
+        self._next_tick = math.inf if self.on_tick is None else anyio.current_time() + self.tick_interval
         seen = (-1, -1)  # (items, delivered) at the last tick: the first tick counts as moving
         retry_at = -math.inf  # a save that raised is tried again an interval later, not at once
         try:
