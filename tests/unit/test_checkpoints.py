@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 from hypothesis import given
@@ -252,3 +253,65 @@ def test_directory_and_file_are_paths_as_before(tmp_path) -> None:
         checkpoints = Checkpoints(directory)
         assert checkpoints.directory == tmp_path and isinstance(checkpoints.directory, Path)
         assert checkpoints.path == tmp_path / "checkpoints.json" and isinstance(checkpoints.path, Path)
+
+
+async def test_a_save_is_scheduled_by_the_acknowledgement_that_needs_it(tmp_path) -> None:
+    """The savers sleep while ``save_due_at`` is None; the first acknowledgement after a save
+    tells them when to save (once per save: later ones are in the same save)."""
+    log = tmp_path / "a.log"
+    log.write_bytes(b"x" * 100)
+    fd = os.open(log, os.O_RDONLY)
+    told: list[float] = []
+    try:
+        store = Checkpoints(tmp_path / "cp", flush_interval=5.0)
+        await store.open()
+        stop = store.on_acknowledged(told.append)
+        tracked = store.track(identify(fd), str(log), 0)
+        assert store.save_due_at is None  # nothing acknowledged: nothing to wake up for
+        tracked.ack(0, 10)
+        assert told == [store.save_due_at] and told[0] <= time.monotonic()  # no save yet: due now
+        tracked.ack(10, 20)
+        assert len(told) == 1  # the same save will take it
+        await store.flush()
+        assert store.save_due_at is None and saved(tmp_path / "cp") == 20
+        tracked.ack(20, 30)  # after a save: due an interval after it
+        assert len(told) == 2 and told[1] == store.save_due_at
+        assert told[1] >= store.last_saved + 5.0  # type: ignore[operator]
+        await store.flush()
+        tracked.ack(30, 30)  # an acknowledgement that moves nothing still gets its (empty) save
+        await store.flush()
+        assert store.save_due_at is None  # and leaves nothing scheduled (no busy loop)
+        stop()
+        tracked.ack(30, 40)
+        assert len(told) == 3  # stopped listening: not told
+        await store.close()
+        assert saved(tmp_path / "cp") == 40  # saved on close all the same
+    finally:
+        os.close(fd)
+
+
+async def test_a_failed_save_stays_scheduled_without_new_acknowledgements(tmp_path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"x" * 100)
+    fd = os.open(log, os.O_RDONLY)
+    try:
+        store = Checkpoints(tmp_path / "cp", flush_interval=5.0)
+        await store.open()
+        tracked = store.track(identify(fd), str(log), 0)
+        tracked.ack(0, 10)
+        (tmp_path / "cp" / ".lock").unlink()
+        (tmp_path / "cp").rename(tmp_path / "gone")
+        (tmp_path / "cp").write_text("not a directory: saving fails")
+        await store.flush()
+        assert store.save_failures == 1
+        assert store.save_due_at is not None  # retried an interval later, acknowledged or not
+        (tmp_path / "cp").unlink()
+        await store.close()
+        assert saved(tmp_path / "cp") == 10
+    finally:
+        os.close(fd)
+
+
+def saved(cp) -> int:
+    (record,) = json.loads((cp / "checkpoints.json").read_text())["files"].values()
+    return int(record["offset"])

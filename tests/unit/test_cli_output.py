@@ -87,3 +87,25 @@ def test_status_is_not_redrawn_after_a_signal() -> None:
     status(pipeline)
     status.finish()
     assert out.getvalue() == drawn and drawn.endswith("\n")
+
+
+def test_status_asks_for_ticks_in_quiet_spells_only_as_often_as_it_shows_something(monkeypatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert StatusLine(stream=Terminal()).quiet_interval(1.0) == 1.0  # redrawn every tick
+    log = io.StringIO()
+    status = StatusLine(stream=log, log_every=10.0)
+    assert status.quiet_interval(1.0) == 10.0  # one tick per log line
+    assert StatusLine(stream=io.StringIO(), log_every=0.1).quiet_interval(1.0) == 1.0
+    # A quiet tick comes log_every after the tick that logged, which ran a moment late: it logs.
+    clock = [1000.0]
+    monkeypatch.setattr("streamline.cli._pipelines.time.monotonic", lambda: clock[0])
+    pipeline = _Pipeline()
+    status(pipeline)
+    clock[0] += 10.0 - 0.02
+    status(pipeline)
+    clock[0] += 5.0  # half way: nothing
+    status(pipeline)
+    assert log.getvalue().count("streamline: ") == 2

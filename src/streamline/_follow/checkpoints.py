@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -80,13 +81,21 @@ class FileCheckpoint:
     under the position is then noticed at restart, even with the same inode and first KiB.
     """
 
-    __slots__ = ("identity", "marks", "path", "ranges")
+    __slots__ = ("_store", "identity", "marks", "path", "ranges")
 
-    def __init__(self, identity: FileIdentity, path: str, start: int) -> None:
+    def __init__(self, identity: FileIdentity, path: str, start: int, store: Checkpoints | None = None) -> None:
         self.identity = identity
         self.path = path
         self.ranges = AckedRanges(start)
         self.marks: dict[int, bytes] = {}
+        self._store = store
+
+    def ack(self, start: int, end: int) -> None:
+        """Mark bytes ``[start, end)`` acknowledged; the store learns that it has something to save."""
+        self.ranges.ack(start, end)
+        store = self._store
+        if store is not None and not store._acknowledged:  # the first since the last save
+            store._note_acknowledged()
 
     def mark(self, end: int, before: bytes) -> None:
         """Remember the bytes before offset ``end`` (the end of a batch handed out)."""
@@ -157,6 +166,8 @@ class Checkpoints:
         self._opened = False
         self._lost: str | None = None  # another process holds the directory now: fatal
         self._flush_lock: anyio.Lock | None = None
+        self._acknowledged = False  # an acknowledgement came since the last save began
+        self._listeners: list[Callable[[float], None]] = []
 
     @property
     def directory(self) -> Path:
@@ -320,7 +331,7 @@ class Checkpoints:
 
     def track(self, identity: FileIdentity, path: str, start: int) -> FileCheckpoint:
         """Start tracking acknowledgements of a file from ``start``; replaces a previous epoch."""
-        checkpoint = FileCheckpoint(identity, path, start)
+        checkpoint = FileCheckpoint(identity, path, start, self)
         self._tracked[identity.key] = checkpoint
         return checkpoint
 
@@ -385,6 +396,7 @@ class Checkpoints:
         next interval; it raises only with ``strict=True``. :class:`CheckpointError` if another
         process took the directory over (it was deleted or replaced while we used it).
         """
+        self._acknowledged = False  # what comes from now on is in the next save
         if self._lost is not None:
             raise CheckpointError(self._lost)
         if not self._unsaved and not self._changed():
@@ -463,6 +475,31 @@ class Checkpoints:
     def due(self) -> bool:
         """True once ``flush_interval`` has passed since the last save (or failed attempt)."""
         return time.monotonic() - max(self._last_flush, self._last_attempt) >= self.flush_interval
+
+    @property
+    def save_due_at(self) -> float | None:
+        """When (``time.monotonic()``) the next save is due; ``None`` while there is nothing to
+        save: no acknowledgement since the last save began and no failed save to retry. Lets
+        the savers (the follower, a pipeline) sleep instead of looking every fraction of a second.
+        """
+        if not (self._acknowledged or self._unsaved):
+            return None
+        return max(self._last_flush, self._last_attempt) + self.flush_interval
+
+    def on_acknowledged(self, listener: Callable[[float], None]) -> Callable[[], None]:
+        """Call ``listener(save_due_at)`` on the first acknowledgement after each save (in the
+        acknowledging code: keep it short); returns the function that stops it.
+
+            stop = checkpoints.on_acknowledged(alarm.bring_forward)
+        """
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _note_acknowledged(self) -> None:
+        self._acknowledged = True
+        due = max(self._last_flush, self._last_attempt) + self.flush_interval
+        for listener in self._listeners:
+            listener(due)
 
     async def flush_if_due(self) -> None:
         """Save if ``flush_interval`` has passed since the last save (or failed attempt)."""

@@ -43,7 +43,7 @@ class Line:
 
     def ack(self) -> None:
         """Acknowledge this line: its checkpoint may advance past it (once earlier lines are)."""
-        self._checkpoint.ranges.ack(self.offset, self.end_offset)
+        self._checkpoint.ack(self.offset, self.end_offset)
 
     def __repr__(self) -> str:
         return f"Line(path={self.path!r}, offset={self.offset}, data={self.data[:60]!r})"
@@ -94,7 +94,7 @@ class LineBatch:
 
     def ack(self) -> None:
         """Acknowledge every line of the batch in one call."""
-        self._checkpoint.ranges.ack(self.start_offset, self.end_offset)
+        self._checkpoint.ack(self.start_offset, self.end_offset)
 
     def split(self, size: int, unit: str = "lines") -> list[LineBatch]:
         """Cut into batches of at most ``size`` lines (or about ``size`` bytes); ranges stay contiguous."""

@@ -166,6 +166,7 @@ class Reader:
         self._next_scan = 0.0
         self._next_expiry = 0.0  # when held events are next checked for their timeout
         self._waiter = ChangeWaiter(notify=options.notify, busy_gap=options.linger)
+        self._stop_listening: Callable[[], None] = _nothing
         #: One line per problem with a path (missing, unreadable, a directory, compressed).
         self.warnings: deque[str] = deque(maxlen=100)
 
@@ -177,6 +178,8 @@ class Reader:
         """
         if self._persist:
             await self.checkpoints.open()
+            # An acknowledgement while we wait makes a save due: end the wait by then.
+            self._stop_listening = self.checkpoints.on_acknowledged(self._waiter.wake_by)
         found = await anyio.to_thread.run_sync(scan, self.paths, self.patterns, self.options.exclude)
         for path in self.paths:
             stat = found[path]
@@ -207,6 +210,8 @@ class Reader:
     async def close(self) -> None:
         """Close every file and save acknowledged positions."""
         self._waiter.close()
+        stop_listening, self._stop_listening = self._stop_listening, _nothing
+        stop_listening()
         for chain in self.chains.values():
             for file in chain:
                 self._close_fd(file)
@@ -254,7 +259,11 @@ class Reader:
                 await self.checkpoints.flush()
             until = self._next_scan
             if self._persist:  # acknowledgements arrive while we wait: save them in time
-                until = min(until, time.monotonic() + self.checkpoints.flush_interval)
+                save_at = self.checkpoints.save_due_at  # None: nothing to save until an ack comes
+                if save_at is not None:
+                    until = min(until, save_at)
+                if not self._waiter.wakeable:  # an ack cannot end this wait (wake_by): look each interval
+                    until = min(until, time.monotonic() + self.checkpoints.flush_interval)
             if self._has_rotated():  # renamed or deleted files: no notification reaches us
                 until = min(until, time.monotonic() + self.options.poll_interval)
             if self.options.events is not None:  # a held event is handed out at its timeout
@@ -488,13 +497,13 @@ class Reader:
 
     def _emit(self, file: TrackedFile, framed: Framed) -> None:
         for start, end in framed.discarded:  # skipped long lines count as done
-            file.checkpoint.ranges.ack(start, end)
+            file.checkpoint.ack(start, end)
         if framed.lines:
             self._ready.append(LineBatch(file.path, file.identity, framed, file.checkpoint))
             self.stats.lines += len(framed.lines)
             self.stats.bytes += framed.end - framed.start
         elif framed.end > framed.start:
-            file.checkpoint.ranges.ack(framed.start, framed.end)
+            file.checkpoint.ack(framed.start, framed.end)
 
     def _finish_drained(self) -> bool:
         """Close rotated or deleted files read to their end and quiet for ``rotate_wait``."""
@@ -845,6 +854,10 @@ def _bytes_before(recent: bytes | None, data: bytes, position: int, end: int) ->
         return None
     window = window[-wanted:]
     return window if len(window) == wanted else None
+
+
+def _nothing() -> None:
+    pass
 
 
 class _MemoryCheckpoints(Checkpoints):

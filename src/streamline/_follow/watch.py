@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 from typing import Any
 
 import anyio
 
+from .._alarm import Alarm
 from . import inotify
 
 #: While busy, wake-ups are at least this far apart (seconds; the default of ``follow(linger=)``
@@ -95,11 +97,24 @@ class ChangeWaiter:
         self._watcher: Any = None  # the watchfiles backend
         self._active_until = 0.0
         self._woke_at = float("-inf")
+        self._alarm = Alarm()  # the current wait, which wake_by() may cut short
 
     @property
     def notifying(self) -> bool:
         """True if change notification is active; False means waits are plain polling sleeps."""
         return self._inotify is not None or self._watcher is not None
+
+    @property
+    def wakeable(self) -> bool:
+        """True if :meth:`wake_by` can end a wait early (inotify or polling; not watchfiles,
+        whose waits run in a worker thread)."""
+        return self._watcher is None
+
+    def wake_by(self, deadline: float | None) -> None:
+        """End the current wait by ``deadline`` (``time.monotonic()``) if it would last longer:
+        something the caller must do came up, e.g. a checkpoint save became due. Safe from
+        callbacks in the event loop."""
+        self._alarm.bring_forward(deadline)
 
     def watch(self, directories: set[str]) -> None:
         """Watch exactly these directories from now on (non-recursively)."""
@@ -140,7 +155,7 @@ class ChangeWaiter:
             return await self._wait_inotify(timeout)
         watcher = self._watcher
         if watcher is None:
-            await anyio.sleep(timeout)
+            await self._alarm.wait_until(time.monotonic() + timeout)
             return None
         deadline = time.monotonic() + timeout
         while True:
@@ -176,8 +191,7 @@ class ChangeWaiter:
                 return changes
         changes = notify.read()
         if not changes:
-            with anyio.move_on_after(timeout):
-                await anyio.wait_readable(notify.fileno())
+            await self._alarm.wait_until(time.monotonic() + timeout, partial(anyio.wait_readable, notify.fileno()))
             changes = notify.read()
             if not changes:
                 return None

@@ -19,6 +19,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from .. import _metrics
+from .._alarm import Alarm
 from .._backoff import backoff
 from .._cleanup import finish
 from .._errors import ConfigurationError, StreamlineError
@@ -52,7 +53,10 @@ class Pipeline:
     ...     await pipeline.run()
 
     ``capacity`` batches wait between two stages; ``max_in_flight`` batches may be submitted
-    and not yet acknowledged. :meth:`stop` drains within ``grace`` seconds.
+    and not yet acknowledged. :meth:`stop` drains within ``grace`` seconds. ``on_tick(pipeline)``
+    runs every ``tick_interval`` seconds; in a quiet spell (nothing read or delivered since the
+    last tick, nothing in flight) every ``quiet_tick_interval`` (default: the same; ``math.inf``:
+    not until values move again, so an idle pipeline does not wake up).
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class Pipeline:
         max_retry_backoff: float = 5.0,
         on_tick: Callable[[Pipeline], Any] | None = None,
         tick_interval: float = 1.0,
+        quiet_tick_interval: float | None = None,
     ) -> None:
         check_number("capacity", capacity, minimum=1, integer=True)
         check_number("max_in_flight", max_in_flight, minimum=1, integer=True)
@@ -75,6 +80,7 @@ class Pipeline:
         check_number("retry_backoff", retry_backoff, above=0)
         check_number("max_retry_backoff", max_retry_backoff, minimum=retry_backoff)
         check_number("tick_interval", tick_interval, above=0)
+        check_number("quiet_tick_interval", quiet_tick_interval, above=0, allow_none=True)
         self.source = Source(source)
         self.stages: list[Stage[Any, Any]] = [as_stage(s) for s in stages]
         sinks: Sequence[SinkLike] = to if isinstance(to, (list, tuple)) else [to]  # type: ignore[list-item]
@@ -93,6 +99,7 @@ class Pipeline:
         self.max_retry_backoff = max_retry_backoff
         self.on_tick = on_tick
         self.tick_interval = tick_interval
+        self.quiet_tick_interval = tick_interval if quiet_tick_interval is None else quiet_tick_interval
         self.stats = PipelineStats()
         self._source_scope: anyio.CancelScope | None = None
         self._root: TaskGroup | None = None
@@ -100,6 +107,9 @@ class Pipeline:
         self._stopping = False
         self._stop_requested = False
         self._submitting = False  # the source feeds the sinks directly and a batch is being submitted
+        self._alarm = Alarm()  # the ticker's wait: acknowledgements and the end of a quiet spell end it
+        self._next_tick = math.inf
+        self._quiet = False  # the last tick saw nothing move: the next value read wakes the ticker
 
     # -- control -----------------------------------------------------------------------------
 
@@ -211,6 +221,10 @@ class Pipeline:
         stats.batches += 1
         stats.items += len(batch.values)
         stats.bytes += batch.size
+        if self._quiet:  # the first batch after a quiet spell: ticks resume
+            self._quiet = False
+            self._next_tick = min(self._next_tick, anyio.current_time() + self.tick_interval)
+            self._alarm.bring_forward(self._next_tick)
 
     async def _run_sinks(self, receive: Any | None) -> None:
         """Submit every batch to every sink; ``receive`` is the channel from the last stage, or
@@ -367,15 +381,40 @@ class Pipeline:
             batch.trace.end()
 
     async def _ticker(self) -> None:
-        # Checkpoints are checked often (a save happens once their flush interval passed), so a
-        # crash repeats at most about one interval of lines; the status callback runs every tick.
-        next_tick = anyio.current_time() + self.tick_interval
-        while True:
-            await anyio.sleep(min(0.2, self.tick_interval))
-            await self._save_checkpoints()
-            if anyio.current_time() >= next_tick:
-                next_tick += self.tick_interval
-                await self._call_on_tick()
+        """Save checkpoints when due and call ``on_tick``, waking only when there is work: a
+        save is due ``flush_interval`` after an acknowledgement (the store tells the alarm, so
+        a crash repeats at most about one interval of lines), a tick comes every
+        ``tick_interval`` while values move and every ``quiet_tick_interval`` when they do not."""
+        checkpoints = self.source.checkpoints
+        stop_listening = None if checkpoints is None else checkpoints.on_acknowledged(self._alarm.bring_forward)
+        self._quiet = False
+        # Without on_tick there is nothing to tick for: the ticker only saves checkpoints.
+        self._next_tick = math.inf if self.on_tick is None else anyio.current_time() + self.tick_interval
+        seen = (-1, -1)  # (items, delivered) at the last tick: the first tick counts as moving
+        retry_at = -math.inf  # a save that raised is tried again an interval later, not at once
+        try:
+            while True:
+                save_at = _save_due_at(checkpoints, retry_at)
+                await self._alarm.wait_until(min(save_at, self._next_tick))
+                now = anyio.current_time()
+                if checkpoints is not None and _save_due_at(checkpoints, retry_at) <= now:
+                    await self._save_checkpoints()
+                    if _save_due_at(checkpoints, retry_at) <= now:
+                        retry_at = now + checkpoints.flush_interval
+                if now >= self._next_tick:
+                    stats = self.stats
+                    moved = (stats.items, stats.delivered) != seen or stats.in_flight or stats.retrying_since is not None
+                    seen = (stats.items, stats.delivered)
+                    await self._call_on_tick()
+                    interval = self.tick_interval if moved else self.quiet_tick_interval
+                    self._quiet = not moved
+                    self._next_tick += interval
+                    if self._next_tick <= now:  # fell behind (a blocked loop): no burst of ticks
+                        self._next_tick = now + interval
+        finally:
+            self._quiet = False
+            if stop_listening is not None:
+                stop_listening()
 
     async def _tick(self) -> None:
         await self._save_checkpoints()
@@ -488,6 +527,12 @@ class _Watching:
             self._idle = anyio.Event()
             await self._idle.wait()
         self._idle = None
+
+
+def _save_due_at(checkpoints: Any, not_before: float) -> float:
+    """When the ticker next saves ``checkpoints`` (``math.inf``: nothing waits to be saved)."""
+    due = None if checkpoints is None else checkpoints.save_due_at
+    return math.inf if due is None else max(due, not_before)
 
 
 #: Queued batches are merged into one submission up to this many values (larger ones, e.g. the

@@ -5,7 +5,7 @@ tests/cli/test_help.py checks every text equals what typer renders.
 """
 
 #: The sources these texts were rendered from (``_fast.fingerprint()``); otherwise typer answers.
-FINGERPRINT = '64553e0f'
+FINGERPRINT = '2ce27270'
 #: The typer they were rendered with (``_fast.typer_fingerprint()``); otherwise typer answers ``--help``.
 TYPER = '9ebd6b9e'
 

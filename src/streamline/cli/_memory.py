@@ -78,7 +78,8 @@ def release_memory() -> bool:
 
 
 class TrimWhenQuiet:
-    """A following pipeline's ``on_tick`` (once a second): the freed heap goes back to the kernel
+    """A following pipeline's ``on_tick`` (once a second while lines move; ``ship`` has no ticks
+    in quiet spells after that first quiet one): the freed heap goes back to the kernel
     after start-up, on the first tick on which nothing moved after lines did, and while lines
     keep coming at most every ``every`` ticks; then ``then`` runs.
 

@@ -46,6 +46,10 @@ def fit(line: str, width: int) -> str:
     return line if len(line) <= room else line[: max(0, room - 1)] + "…"
 
 
+#: A log line is written once ``log_every`` seconds passed, less this share of it (at most half
+#: a second): ticks come on a grid, the last log's time was taken when its tick ran late.
+LOG_SLACK = 0.1
+
 #: The status line drawn last on a terminal (log lines clear it before they are written).
 _drawn_on: list[StatusLine | None] = [None]
 
@@ -112,6 +116,11 @@ class StatusLine:
             parts.append(f"in flight {stats.in_flight}")
         return " | ".join(parts)
 
+    def quiet_interval(self, tick_interval: float) -> float:
+        """How often it needs a tick while nothing moves: every tick on a terminal (the line is
+        redrawn), once per log line otherwise (``Pipeline(quiet_tick_interval=...)``)."""
+        return tick_interval if self.tty else max(tick_interval, self.log_every)
+
     def __call__(self, pipeline: Any) -> None:
         if self._stopped:
             return
@@ -128,7 +137,7 @@ class StatusLine:
             self.out.flush()
             self._drawn = True
             _drawn_on[0] = self
-        elif time.monotonic() - self._last_log >= self.log_every:
+        elif time.monotonic() - self._last_log >= self.log_every - min(0.5, self.log_every * LOG_SLACK):
             self._last_log = time.monotonic()
             self.out.write(f"streamline: {line}\n")
             self.out.flush()

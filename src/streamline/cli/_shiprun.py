@@ -5,6 +5,7 @@ both call :func:`ship`, so a following ``ship`` keeps no CLI framework in memory
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -130,6 +131,8 @@ def ship(
             pipeline = built.pipeline
             # Following: what start-up and bursts leave freed goes back to the kernel when quiet.
             pipeline.on_tick = TrimWhenQuiet(status) if tuned and not once else status
+            # Idle, no tick (no wake-up) unless the status line needs one: ticks resume with lines.
+            pipeline.quiet_tick_interval = math.inf if status is None else status.quiet_interval(pipeline.tick_interval)
             stats = await run_with_signals(pipeline)
         finally:
             if status is not None:
