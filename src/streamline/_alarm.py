@@ -10,7 +10,6 @@ process makes no wake-ups.
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 from collections.abc import Awaitable, Callable
 
@@ -21,7 +20,7 @@ class Alarm:
     """Wait until a deadline (``anyio.current_time()`` clock) that :meth:`bring_forward` can move up.
 
         alarm = Alarm()
-        await alarm.wait_until(math.inf)              # in the waiting task
+        await alarm.wait_until(float("inf"))              # in the waiting task
         alarm.bring_forward(anyio.current_time() + 1)  # elsewhere (a callback): ends it in 1 s
 
     Between two waits nothing is remembered: the waiter recomputes its deadline from the state
@@ -67,6 +66,3 @@ class Alarm:
 
 
 __all__ = ["Alarm"]
-
-#: No deadline: wait until brought forward.
-NEVER = math.inf

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -39,3 +40,12 @@ def numbered(prefix: str, start: int, stop: int) -> str:
     return "".join(f"{prefix}{i}\n" for i in range(start, stop))
 
 
+
+
+def saved_offset(checkpoints_dir: Path) -> int | None:
+    """The offset saved for the one file in ``checkpoints_dir`` (None: nothing saved yet)."""
+    try:
+        (record,) = json.loads((checkpoints_dir / "checkpoints.json").read_text())["files"].values()
+    except (OSError, ValueError):
+        return None
+    return int(record["offset"])

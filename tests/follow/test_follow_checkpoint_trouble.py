@@ -14,17 +14,9 @@ import shutil
 import anyio
 import pytest
 
-from follow_helpers import POLL, append, nothing_more, take
+from follow_helpers import POLL, append, nothing_more, saved_offset, take
 from streamline._errors import CheckpointError
 from streamline._follow import Checkpoints, follow
-
-
-def saved_offset(cp) -> int | None:
-    try:
-        (record,) = json.loads((cp / "checkpoints.json").read_text())["files"].values()
-    except (OSError, ValueError):
-        return None
-    return record["offset"]
 
 
 async def keep_following(lines, condition, timeout: float = 10.0) -> None:

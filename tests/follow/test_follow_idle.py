@@ -6,23 +6,14 @@ wait for can only come from an event (a change notification, an acknowledgement)
 
 from __future__ import annotations
 
-import json
 import os
 
 import anyio
-from follow_helpers import append, nothing_more, numbered, take
+from follow_helpers import append, nothing_more, numbered, saved_offset, take
 
 from streamline._follow import Checkpoints, follow
 
 HOURLY = 3600.0
-
-
-def saved_offset(cp) -> int | None:
-    try:
-        (record,) = json.loads((cp / "checkpoints.json").read_text())["files"].values()
-    except (OSError, ValueError):
-        return None
-    return record["offset"]
 
 
 async def until(condition, timeout: float = 60.0) -> None:

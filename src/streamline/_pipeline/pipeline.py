@@ -530,7 +530,9 @@ class _Watching:
 
 
 def _save_due_at(checkpoints: Any, not_before: float) -> float:
-    """When the ticker next saves ``checkpoints`` (``math.inf``: nothing waits to be saved)."""
+    """When the ticker next saves ``checkpoints`` (``math.inf``: nothing waits to be saved).
+    Checkpoints count in ``time.monotonic()``, the ticker in ``anyio.current_time()``: on
+    asyncio (the only backend streamline runs on) both are the loop's monotonic clock."""
     due = None if checkpoints is None else checkpoints.save_due_at
     return math.inf if due is None else max(due, not_before)
 
